@@ -378,3 +378,25 @@ func eventually(t *testing.T, limit time.Duration, cond func() bool) {
 		<-tick.C
 	}
 }
+
+func TestConcurrentCallsFromArgoWorkers(t *testing.T) {
+	srv := startServer(t)
+	fwd := newForwarder(t, transport.Options{Server: srv.Addr}, 5*time.Second)
+	const workers = 10
+	errs := make(chan types.RpcError, workers)
+	for i := range workers {
+		go func() { errs <- fwd.SetWeight(fixture.Rollout(), int32(i), nil) }()
+	}
+	for range workers {
+		if err := <-errs; err.HasError() {
+			t.Error(err.ErrorString)
+		}
+	}
+	seen := map[int32]bool{}
+	for _, c := range srv.Calls() {
+		seen[c.Request.(*pb.SetWeightRequest).GetDesiredWeight()] = true
+	}
+	if len(seen) != workers {
+		t.Errorf("want %d distinct weights at the server, got %v", workers, seen)
+	}
+}
