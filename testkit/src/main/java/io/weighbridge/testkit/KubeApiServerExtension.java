@@ -131,10 +131,12 @@ public final class KubeApiServerExtension implements ParameterResolver {
 
   private static KubeApiServer start(CrdSet crdSet) {
     long started = System.nanoTime();
+    if (crdSet.bundles().isEmpty()) {
+      return KubeApiServer.start();
+    }
     Crds crds = Crds.locate();
-    crdSet
-        .bundles()
-        .forEach(crds::bundle); // fail before starting anything when a bundle is misnamed
+    // Fail before starting anything when a bundle is misnamed.
+    crdSet.bundles().forEach(crds::bundle);
     // Parsing megabytes of CRD YAML takes a while; do it while the server starts.
     CompletableFuture<List<CustomResourceDefinition>> parsed =
         CompletableFuture.supplyAsync(
