@@ -323,8 +323,10 @@ public final class KubeApiServer implements AutoCloseable {
       return;
     }
     closed = true;
-    client.close();
+    // Servers first: the client then finds its connections already closed by the peer and shuts
+    // down quietly, where closing it with connections open makes Vert.x log a spurious error.
     stopProcesses();
+    client.close();
     try {
       Runtime.getRuntime().removeShutdownHook(shutdownHook);
     } catch (IllegalStateException e) {
