@@ -316,7 +316,7 @@ final class Ledger {
     if (!Objects.equals(newText, oldText)) {
       if (newText == null) {
         b.testCurrent(annotationPtr);
-        b.remove(annotationPtr);
+        removeKey(b, "/metadata/annotations", ANNOTATION);
       } else if (oldText == null) {
         b.ensureObject("/metadata/annotations");
         b.add(annotationPtr, TextNode.valueOf(newText));
@@ -353,8 +353,17 @@ final class Ledger {
     for (Map.Entry<String, List<String>> r : releasable.entrySet()) {
       String value = current.get(r.getKey());
       if (!wanted.containsKey(r.getKey()) && value != null && r.getValue().contains(value)) {
-        b.remove("/metadata/labels/" + JsonPatchBuilder.escape(r.getKey()));
+        removeKey(b, "/metadata/labels", r.getKey());
       }
+    }
+  }
+
+  /** Removes a map entry, and the map when it becomes empty (as the API server would omit it). */
+  private static void removeKey(JsonPatchBuilder b, String mapPointer, String key) {
+    if (b.at(mapPointer).size() == 1) {
+      b.remove(mapPointer);
+    } else {
+      b.remove(mapPointer + "/" + JsonPatchBuilder.escape(key));
     }
   }
 }

@@ -111,8 +111,11 @@ final class ManagedRulePlanner {
   }
 
   /**
-   * Removes every rule and experiment backend the Rollout added to the route and drops its ledger
-   * entry (and with it its reference on the in-progress label). Nothing else changes.
+   * Removes every rule and experiment backend the Rollout added to the route, and their ledger
+   * records. Nothing else changes. The Rollout keeps its reference on the in-progress label while
+   * its last SetWeight sent traffic to canary: Argo calls RemoveManagedRoutes and then SetWeight
+   * with a weight above 0 on every reconcile of a full promotion, and dropping the label here would
+   * remove and re-add it each time. The SetWeight(0) that ends every canary releases it.
    */
   static void removeAll(JsonPatchBuilder b, Ledger ledger, RouteContext ctx) {
     ArrayNode rules = RouteJson.rules(b.current());
@@ -140,7 +143,7 @@ final class ManagedRulePlanner {
       }
     }
     removeRules(b, ours);
-    ledger.remove(ctx.rolloutKey());
+    ledger.put(ctx.rolloutKey(), entry.withRules(List.of()).withExperiments(List.of()));
   }
 
   private static void removeRules(JsonPatchBuilder b, List<Integer> indices) {
