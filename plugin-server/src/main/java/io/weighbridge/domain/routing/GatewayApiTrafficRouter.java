@@ -286,6 +286,15 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
   public void removeManagedRoutes(Caller caller, Rollout rollout) {
     touch(rollout);
     RoutingConfig config = config(caller, rollout);
+    // The experiment backends go and their weight returns to stable: a drift restoration must not
+    // put them back before Argo's next SetWeight.
+    rollouts.computeIfPresent(
+        rollout.key(),
+        (k, s) -> {
+          int freed = s.desired().experiments().stream().mapToInt(x -> x.weight()).sum();
+          Desired d = new Desired(s.desired().canary(), s.desired().stable() + freed, List.of());
+          return new RolloutState(d, s.routes(), clock.instant());
+        });
     forEachRoute(
         Operation.REMOVE_MANAGED_ROUTES,
         "RemoveManagedRoutes",

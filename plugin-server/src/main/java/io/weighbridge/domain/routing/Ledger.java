@@ -113,6 +113,11 @@ final class Ledger {
       return new Entry(uid, v, l, experiments, rules);
     }
 
+    /** The same entry wanting {@code l} (the Rollout's current configuration) as its label. */
+    Entry withLabel(InProgressLabel l) {
+      return new Entry(uid, inProgress, l, experiments, rules);
+    }
+
     Entry withExperiments(List<ServiceRef> v) {
       return new Entry(uid, inProgress, label, v, rules);
     }
@@ -304,12 +309,17 @@ final class Ledger {
   }
 
   /**
-   * Records the ledger and the in-progress labels it implies. The annotation is written only when
-   * its text changes; a label is set while any Rollout in the ledger wants it, and removed only
-   * when a Rollout that wanted it (before this call, or by this call's configuration) is done and
-   * no other one still wants it: a label someone else set on purpose is left alone.
+   * Records the ledger and the in-progress labels it implies; the calling Rollout's entry takes the
+   * label of its current configuration. The annotation is written only when its text changes; a
+   * label is set while any Rollout in the ledger wants it, and removed only when a Rollout that
+   * wanted it (before this call, or by this call's configuration) is done and no other one still
+   * wants it: a label someone else set on purpose is left alone.
    */
   static void write(JsonPatchBuilder b, Ledger before, Ledger after, RouteContext ctx) {
+    Entry own = after.entries.get(ctx.rolloutKey());
+    if (own != null) {
+      after.put(ctx.rolloutKey(), own.withLabel(ctx.label().orElse(null)));
+    }
     String newText = after.toJson();
     String oldText = RouteJson.annotation(b.current(), ANNOTATION);
     String annotationPtr = "/metadata/annotations/" + JsonPatchBuilder.escape(ANNOTATION);

@@ -3,6 +3,7 @@ package io.weighbridge.domain.routing;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.LongNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.routing.Ledger.Entry;
@@ -134,16 +135,39 @@ final class ManagedRulePlanner {
         continue;
       }
       ArrayNode refs = RouteJson.backendRefs(b.at(RouteJson.rule(i)));
+      long freed = 0;
       for (int j = refs.size() - 1; j >= 0; j--) {
         JsonNode ref = refs.get(j);
         if (entry.experiments().stream().anyMatch(x -> x.isReferencedBy(ref, ns))) {
+          freed += ref.path("weight").asLong(1);
           b.testCurrent(RouteJson.backendRef(i, j));
           b.remove(RouteJson.backendRef(i, j));
         }
       }
+      if (freed > 0) {
+        returnToStable(b, i, freed, ctx);
+      }
     }
     removeRules(b, ours);
     ledger.put(ctx.rolloutKey(), entry.withRules(List.of()).withExperiments(List.of()));
+  }
+
+  /**
+   * Gives the weight of removed experiment backends back to the rule's stable backend, so that the
+   * rule is what the next SetWeight without experiments would make it (and a drift restoration in
+   * between finds nothing to do).
+   */
+  private static void returnToStable(JsonPatchBuilder b, int rule, long freed, RouteContext ctx) {
+    ArrayNode refs = RouteJson.backendRefs(b.at(RouteJson.rule(rule)));
+    for (int j = 0; j < refs.size(); j++) {
+      JsonNode ref = refs.get(j);
+      if (ctx.stable().isReferencedBy(ref, ctx.id().namespace())) {
+        String ptr = RouteJson.backendRef(rule, j);
+        b.test(ptr + "/name", ref.get("name"));
+        b.set(ptr + "/weight", LongNode.valueOf(ref.path("weight").asLong(1) + freed));
+        return;
+      }
+    }
   }
 
   private static void removeRules(JsonPatchBuilder b, List<Integer> indices) {

@@ -42,8 +42,10 @@ final class RouteLocks {
           "another call has been changing "
               + id
               + " for more than "
-              + timeout.toSeconds()
-              + " s (the Kubernetes API may be slow): Argo retries the call; if this persists,"
+              + (timeout.toMillis() < 1000
+                  ? timeout.toMillis() + " ms"
+                  : timeout.toSeconds() + " s")
+              + " (the Kubernetes API may be slow): Argo retries the call; if this persists,"
               + " check plugin-server's connection to the API server");
     }
     try {

@@ -48,7 +48,7 @@ final class FakeRouteClient implements RouteClient {
   private final List<Write> writes = new CopyOnWriteArrayList<>();
   private boolean checkResourceVersion = true;
   private long resourceVersion = 100;
-  private Runnable duringPatch = () -> {};
+  private Consumer<RouteId> duringPatch = id -> {};
 
   /** One write: the route and the ops applied. */
   record Write(RouteId id, List<JsonNode> ops) {}
@@ -132,7 +132,7 @@ final class FakeRouteClient implements RouteClient {
   }
 
   /** Runs {@code hook} inside every patch (to hold a patch open in concurrency tests). */
-  synchronized void duringPatch(Runnable hook) {
+  synchronized void duringPatch(Consumer<RouteId> hook) {
     duringPatch = hook;
   }
 
@@ -240,7 +240,7 @@ final class FakeRouteClient implements RouteClient {
       }
       Consumer<ObjectNode> interfere;
       WeighbridgeException failure;
-      Runnable hook;
+      Consumer<RouteId> hook;
       synchronized (this) {
         failure = pop(failures, id);
         interfere = pop(interference, id);
@@ -252,7 +252,7 @@ final class FakeRouteClient implements RouteClient {
       if (interfere != null) {
         update(id, interfere);
       }
-      hook.run();
+      hook.accept(id);
       ObservedRoute after;
       synchronized (this) {
         ObjectNode current = routes.get(id);
