@@ -3,7 +3,6 @@ package io.weighbridge.domain.routing;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import java.util.ArrayList;
@@ -183,10 +182,5 @@ final class JsonPatchBuilder {
       node.set("value", value.deepCopy());
     }
     ops.add(node);
-  }
-
-  /** A missing node, for callers that need one. */
-  static JsonNode missing() {
-    return MissingNode.getInstance();
   }
 }

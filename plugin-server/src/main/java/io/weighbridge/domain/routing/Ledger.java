@@ -11,7 +11,6 @@ import io.weighbridge.domain.routing.RoutingConfig.InProgressLabel;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -174,8 +173,7 @@ final class Ledger {
         throw new IllegalArgumentException("not an object with \"rollouts\"");
       }
       Map<String, Entry> entries = new LinkedHashMap<>();
-      for (Iterator<Map.Entry<String, JsonNode>> it = rollouts.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
+      for (Map.Entry<String, JsonNode> e : rollouts.properties()) {
         entries.put(e.getKey(), parseEntry(e.getValue()));
       }
       return new Ledger(entries);

@@ -3,7 +3,6 @@ package io.weighbridge.domain.routing;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import java.util.Iterator;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -33,8 +32,7 @@ final class RouteJson {
   static Map<String, String> labels(JsonNode route) {
     Map<String, String> labels = new TreeMap<>();
     JsonNode node = route.path("metadata").path("labels");
-    for (Iterator<Map.Entry<String, JsonNode>> it = node.fields(); it.hasNext(); ) {
-      Map.Entry<String, JsonNode> e = it.next();
+    for (Map.Entry<String, JsonNode> e : node.properties()) {
       labels.put(e.getKey(), e.getValue().asText());
     }
     return labels;

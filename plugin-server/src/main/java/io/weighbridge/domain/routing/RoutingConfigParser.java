@@ -337,8 +337,7 @@ final class RoutingConfigParser {
             "must be an object of label keys to values",
             "write it as {\"<key>\": \"<value>\"}");
       }
-      for (Iterator<Map.Entry<String, JsonNode>> it = labels.fields(); it.hasNext(); ) {
-        Map.Entry<String, JsonNode> e = it.next();
+      for (Map.Entry<String, JsonNode> e : labels.properties()) {
         String at = path + ".matchLabels[\"" + e.getKey() + "\"]";
         checkLabelKey(e.getKey(), at);
         if (!e.getValue().isTextual() || !isLabelValue(e.getValue().asText())) {

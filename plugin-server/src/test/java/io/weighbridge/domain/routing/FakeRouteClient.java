@@ -304,7 +304,8 @@ final class FakeRouteClient implements RouteClient {
 
   // ---- internals ----
 
-  private static ObjectNode apply(ObjectNode current, List<JsonNode> ops) {
+  /** Applies {@code ops} with zjsonpatch, strict like the API server; throws on failure. */
+  static ObjectNode apply(ObjectNode current, List<JsonNode> ops) {
     var patch = JACKSON3.readTree(Fixtures.MAPPER.valueToTree(ops).toString());
     var target = JACKSON3.readTree(current.toString());
     EnumSet<CompatibilityFlags> strict =
