@@ -151,7 +151,9 @@ final class HeaderRoutePlanner {
         desired.add(rule);
       }
     }
-    ManagedRulePlanner.reconcile(b, ledger, ctx, managedRoute, RuleType.HEADER, desired);
+    // Appended: a header rule has one more header match than its source rule, so it wins on
+    // Gateway API precedence wherever it sits, and user rules keep their positions.
+    ManagedRulePlanner.reconcile(b, ledger, ctx, managedRoute, RuleType.HEADER, desired, -1);
   }
 
   /**

@@ -59,6 +59,7 @@ final class ManagedRulePlanner {
    * ones appended, extra ones removed. Updates the Rollout's ledger entry.
    *
    * @param desired the rules wanted, with their {@code name} set when the schema has rule names
+   * @param insertAt where new rules go: an index in spec.rules (before that rule), or -1 to append
    */
   static void reconcile(
       JsonPatchBuilder b,
@@ -66,7 +67,8 @@ final class ManagedRulePlanner {
       RouteContext ctx,
       String managedRoute,
       RuleType type,
-      List<ObjectNode> desired) {
+      List<ObjectNode> desired,
+      int insertAt) {
     ArrayNode rules = RouteJson.rules(b.current());
     ManagedIndex index = RuleSelection.resolve(rules, ledger);
     Entry entry = ledger.entry(ctx.rolloutKey(), ctx.rolloutUid());
@@ -99,8 +101,15 @@ final class ManagedRulePlanner {
     if (!toAppend.isEmpty() && !b.at("/spec/rules").isArray()) {
       b.add("/spec/rules", JsonNodeFactory.instance.arrayNode());
     }
+    // An insertion index computed before this reconcile is only valid if nothing moved.
+    boolean insert = insertAt >= 0 && toRemove.isEmpty() && insertAt <= b.at("/spec/rules").size();
+    int next = insertAt;
     for (int k : toAppend) {
-      b.add("/spec/rules/-", desired.get(k));
+      if (insert) {
+        b.add("/spec/rules/" + next++, desired.get(k));
+      } else {
+        b.add("/spec/rules/-", desired.get(k));
+      }
     }
 
     List<ManagedRule> recorded = new ArrayList<>();

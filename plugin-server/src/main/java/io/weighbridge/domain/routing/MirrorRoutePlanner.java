@@ -20,8 +20,9 @@ import java.util.TreeMap;
 /**
  * Plans SetMirrorRoute on an HTTPRoute: one managed rule that carries Argo's matches, sends the
  * matching requests to the stable backend and mirrors them to the canary Service with a
- * RequestMirror filter. Only HTTPRoute: Argo's matches are HTTP method/path/header conditions,
- * which GRPCRoute, TCPRoute and TLSRoute cannot express, so those routes are skipped.
+ * RequestMirror filter, placed before the first rule that splits the Rollout's traffic. Only
+ * HTTPRoute: Argo's matches are HTTP method/path/header conditions, which GRPCRoute, TCPRoute and
+ * TLSRoute cannot express, so those routes are skipped.
  */
 final class MirrorRoutePlanner {
   private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
@@ -123,6 +124,7 @@ final class MirrorRoutePlanner {
       List<ObjectNode> matches,
       Integer percentage) {
     List<ObjectNode> desired = new ArrayList<>();
+    int insertAt = -1;
     if (!matches.isEmpty()) {
       boolean partial = percentage != null && percentage < 100;
       if (partial && !ctx.mirrorPercentField()) {
@@ -143,6 +145,7 @@ final class MirrorRoutePlanner {
       List<Target> targets =
           RuleSelection.targets(b.current(), ctx, RuleSelection.resolve(rules, ledger).all());
       Target t = targets.getFirst();
+      insertAt = t.rule();
       JsonNode source = rules.get(t.rule());
       JsonNode canaryRef = source.path("backendRefs").get(t.canaryRef());
       ObjectNode stableRef = (ObjectNode) source.path("backendRefs").get(t.stableRef()).deepCopy();
@@ -172,6 +175,9 @@ final class MirrorRoutePlanner {
       rule.putArray("backendRefs").add(stableRef);
       desired.add(rule);
     }
-    ManagedRulePlanner.reconcile(b, ledger, ctx, managedRoute, RuleType.MIRROR, desired);
+    // Inserted before the rule it shadows: Argo's match may be exactly as specific as that rule's
+    // (e.g. any path), and Gateway API gives ties to the first rule, so appended it could never
+    // match. This moves the later rules down by one while the mirror step lasts.
+    ManagedRulePlanner.reconcile(b, ledger, ctx, managedRoute, RuleType.MIRROR, desired, insertAt);
   }
 }

@@ -126,7 +126,8 @@ class MirrorRoutePlannerTest {
 
     List<JsonNode> rules = rules(r.after());
     assertThat(rules).hasSize(5);
-    assertThat(rules.get(4))
+    assertThat(rules.subList(1, 5)).isEqualTo(rules(route));
+    assertThat(rules.get(0))
         .isEqualTo(
             obj(
                 """
@@ -142,6 +143,28 @@ class MirrorRoutePlannerTest {
                                   'weight': 1}]}
                 """));
     assertThat(Planning.run(r.after(), ctx, mirror(ctx, mr)).ops()).isEmpty();
+  }
+
+  @Test
+  @DisplayName("When weights change during a mirror step, then the shifted rules get them")
+  void weightsAfterMirror() {
+    ObjectNode route = Fixtures.richHttpRoute();
+    RouteContext ctx = context(id(route));
+    MirrorRoute mr =
+        new MirrorRoute("mirror-1", List.of(new RequestMatch(null, prefix("/"), Map.of())), null);
+    Planning.Result mirrored = Planning.run(route, ctx, mirror(ctx, mr));
+
+    Planning.Result weighted =
+        Planning.run(
+            mirrored.after(),
+            ctx,
+            WeightPlannerTest.weightStep(ctx, WeightPlannerTest.desired(40)));
+
+    assertThat(Fixtures.weights(weighted.after(), 0))
+        .containsExactly(org.assertj.core.api.Assertions.entry(Fixtures.STABLE, 1));
+    assertThat(Fixtures.weights(weighted.after(), 1))
+        .containsEntry(Fixtures.CANARY, 40)
+        .containsEntry(Fixtures.STABLE, 60);
   }
 
   @Test
@@ -161,7 +184,7 @@ class MirrorRoutePlannerTest {
                 + " requestMirror.percent")
         .hasMessageContaining("would mirror 100%");
     Planning.Result r = Planning.run(route, ctx, mirror(ctx, full));
-    assertThat(rules(r.after()).get(4).path("filters").get(0).path("requestMirror").has("percent"))
+    assertThat(rules(r.after()).get(0).path("filters").get(0).path("requestMirror").has("percent"))
         .isFalse();
   }
 
