@@ -22,6 +22,7 @@ import io.weighbridge.domain.routing.WeightPlanner.Desired;
 import java.time.Clock;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.LinkedHashMap;
@@ -35,6 +36,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import java.util.function.Supplier;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -90,9 +92,70 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
     }
   }
 
-  /** What the engine remembers about a Rollout between calls, for drift restoration. */
+  /**
+   * What the engine remembers about a Rollout between calls, to restore it when others change its
+   * routes: the last SetWeight (null before the first), the header and mirror routes Argo set and
+   * has not removed, and the routes with their planning contexts.
+   */
   private record RolloutState(
-      Desired desired, Map<RouteId, RouteContext> routes, Instant lastCall) {}
+      Desired desired,
+      Map<RouteId, RouteContext> routes,
+      Map<String, List<ObjectNode>> headers,
+      Map<String, MirrorSpec> mirrors,
+      Instant lastCall) {
+
+    static RolloutState empty(Instant now) {
+      return new RolloutState(null, Map.of(), Map.of(), Map.of(), now);
+    }
+
+    RolloutState withDesired(Desired d) {
+      return new RolloutState(d, routes, headers, mirrors, lastCall);
+    }
+
+    RolloutState withRoutes(Map<RouteId, RouteContext> r) {
+      return new RolloutState(desired, Map.copyOf(r), headers, mirrors, lastCall);
+    }
+
+    RolloutState withHeader(String name, List<ObjectNode> matches) {
+      Map<String, List<ObjectNode>> h = new LinkedHashMap<>(headers);
+      if (matches == null) {
+        h.remove(name);
+      } else {
+        h.put(name, List.copyOf(matches));
+      }
+      return new RolloutState(desired, routes, Collections.unmodifiableMap(h), mirrors, lastCall);
+    }
+
+    RolloutState withMirror(String name, MirrorSpec mirror) {
+      Map<String, MirrorSpec> m = new LinkedHashMap<>(mirrors);
+      if (mirror == null) {
+        m.remove(name);
+      } else {
+        m.put(name, mirror);
+      }
+      return new RolloutState(desired, routes, headers, Collections.unmodifiableMap(m), lastCall);
+    }
+
+    RolloutState withoutManaged() {
+      Desired d = desired;
+      if (d != null && !d.experiments().isEmpty()) {
+        int freed = d.experiments().stream().mapToInt(x -> x.weight()).sum();
+        d = new Desired(d.canary(), d.stable() + freed, List.of());
+      }
+      return new RolloutState(d, routes, Map.of(), Map.of(), lastCall);
+    }
+
+    RolloutState touched(Instant now) {
+      return new RolloutState(desired, routes, headers, mirrors, now);
+    }
+
+    boolean hasManaged() {
+      return !headers.isEmpty() || !mirrors.isEmpty();
+    }
+  }
+
+  /** A mirror route Argo set: its converted matches and percentage. */
+  private record MirrorSpec(List<ObjectNode> matches, Integer percentage) {}
 
   /** One planning step on a route's working copy and ledger. */
   @FunctionalInterface
@@ -172,7 +235,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
     targets.forEach(c -> byId.put(c.id(), c));
     // Published before the writes: a drift restoration that runs in between must restore the
     // new weights, not the old ones.
-    rollouts.put(rollout.key(), new RolloutState(desired, byId, clock.instant()));
+    update(rollout, s -> s.withDesired(desired).withRoutes(byId));
     boolean[] managedLeft = {false};
     try {
       forEachRoute(
@@ -190,7 +253,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
       boolean inProgress =
           desired.canary() > 0 || !desired.experiments().isEmpty() || managedLeft[0];
       if (inProgress) {
-        drift.watch(rollout.key(), byId.keySet());
+        watch(rollout.key(), byId.keySet());
       } else {
         drift.unwatch(rollout.key());
         rollouts.remove(rollout.key());
@@ -207,6 +270,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
       throw new InvalidConfigException("setHeaderRoute has no name: give the step a name");
     }
     if (headerRoute.isRemoval()) {
+      update(rollout, s -> s.withHeader(headerRoute.name(), null));
       forEachRoute(
           Operation.SET_HEADER_ROUTE,
           "SetHeaderRoute (remove \"" + headerRoute.name() + "\")",
@@ -232,11 +296,17 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
               + " \"useHeaderRoutes\": true on the httpRoutes/grpcRoutes entries that should carry"
               + " it (a single httpRoute/grpcRoute has it on)");
     }
-    forEachRoute(
-        Operation.SET_HEADER_ROUTE,
-        "SetHeaderRoute \"" + headerRoute.name() + "\"",
-        eligible,
-        ctx -> (b, ledger) -> HeaderRoutePlanner.plan(b, ledger, ctx, headerRoute.name(), matches));
+    RolloutState state = update(rollout, s -> s.withHeader(headerRoute.name(), matches));
+    try {
+      forEachRoute(
+          Operation.SET_HEADER_ROUTE,
+          "SetHeaderRoute \"" + headerRoute.name() + "\"",
+          eligible,
+          ctx ->
+              (b, ledger) -> HeaderRoutePlanner.plan(b, ledger, ctx, headerRoute.name(), matches));
+    } finally {
+      watchManaged(rollout, state, targets);
+    }
   }
 
   @Override
@@ -248,6 +318,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
       throw new InvalidConfigException("setMirrorRoute has no name: give the step a name");
     }
     if (mirrorRoute.isRemoval()) {
+      update(rollout, s -> s.withMirror(mirrorRoute.name(), null));
       forEachRoute(
           Operation.SET_MIRROR_ROUTE,
           "SetMirrorRoute (remove \"" + mirrorRoute.name() + "\")",
@@ -272,29 +343,33 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
               + " and TLSRoute cannot express Argo's HTTP matches): set \"useHeaderRoutes\": true"
               + " on the httpRoutes entries that should carry it");
     }
-    forEachRoute(
-        Operation.SET_MIRROR_ROUTE,
-        "SetMirrorRoute \"" + mirrorRoute.name() + "\"",
-        eligible,
-        ctx ->
-            (b, ledger) ->
-                MirrorRoutePlanner.plan(
-                    b, ledger, ctx, mirrorRoute.name(), matches, mirrorRoute.percentage()));
+    RolloutState state =
+        update(
+            rollout,
+            s ->
+                s.withMirror(
+                    mirrorRoute.name(), new MirrorSpec(matches, mirrorRoute.percentage())));
+    try {
+      forEachRoute(
+          Operation.SET_MIRROR_ROUTE,
+          "SetMirrorRoute \"" + mirrorRoute.name() + "\"",
+          eligible,
+          ctx ->
+              (b, ledger) ->
+                  MirrorRoutePlanner.plan(
+                      b, ledger, ctx, mirrorRoute.name(), matches, mirrorRoute.percentage()));
+    } finally {
+      watchManaged(rollout, state, targets);
+    }
   }
 
   @Override
   public void removeManagedRoutes(Caller caller, Rollout rollout) {
     touch(rollout);
     RoutingConfig config = config(caller, rollout);
-    // The experiment backends go and their weight returns to stable: a drift restoration must not
-    // put them back before Argo's next SetWeight.
-    rollouts.computeIfPresent(
-        rollout.key(),
-        (k, s) -> {
-          int freed = s.desired().experiments().stream().mapToInt(x -> x.weight()).sum();
-          Desired d = new Desired(s.desired().canary(), s.desired().stable() + freed, List.of());
-          return new RolloutState(d, s.routes(), clock.instant());
-        });
+    // Header and mirror rules and experiment backends go (their weight returns to stable): a
+    // drift restoration must not put them back before Argo's next call.
+    rollouts.computeIfPresent(rollout.key(), (k, s) -> s.withoutManaged().touched(clock.instant()));
     forEachRoute(
         Operation.REMOVE_MANAGED_ROUTES,
         "RemoveManagedRoutes",
@@ -564,26 +639,82 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
     if (peek == null || !peek.routes().containsKey(id)) {
       return;
     }
-    RouteContext ctx = peek.routes().get(id);
     boolean wrote =
         apply(
-            ctx,
+            peek.routes().get(id),
             Operation.DRIFT_RESTORE,
             () -> {
               RolloutState state = rollouts.get(rolloutKey);
-              if (state == null || !state.routes().containsKey(id)) {
-                return null;
-              }
-              RouteContext current = state.routes().get(id);
-              return (b, ledger) ->
-                  WeightPlanner.plan(b, ledger, current, state.desired(), this::experimentPort);
+              RouteContext ctx = state == null ? null : state.routes().get(id);
+              return ctx == null ? null : restoration(state, ctx);
             });
     if (wrote) {
       metrics.driftRestored(id);
       LOG.info(
-          "{}: weights had been changed by someone else during the canary of Rollout {}; restored",
+          "{}: someone else changed what Rollout {} set during its canary; restored",
           id,
           rolloutKey);
+    }
+  }
+
+  /** Everything the Rollout wants on one route, composed on one working copy. */
+  private Step restoration(RolloutState state, RouteContext ctx) {
+    RouteKind kind = ctx.id().kind();
+    boolean headers =
+        ctx.managedRoutesAllowed() && (kind == RouteKind.HTTP || kind == RouteKind.GRPC);
+    boolean mirrors = ctx.managedRoutesAllowed() && kind == RouteKind.HTTP;
+    return (b, ledger) -> {
+      if (state.desired() != null) {
+        WeightPlanner.plan(b, ledger, ctx, state.desired(), this::experimentPort);
+      }
+      if (headers) {
+        state.headers().forEach((name, m) -> HeaderRoutePlanner.plan(b, ledger, ctx, name, m));
+      }
+      if (mirrors) {
+        state
+            .mirrors()
+            .forEach(
+                (name, m) ->
+                    MirrorRoutePlanner.plan(b, ledger, ctx, name, m.matches(), m.percentage()));
+      }
+    };
+  }
+
+  /** Applies {@code change} to the Rollout's state (creating it) and returns the new state. */
+  private RolloutState update(Rollout rollout, UnaryOperator<RolloutState> change) {
+    return rollouts.compute(
+        rollout.key(),
+        (k, s) ->
+            change
+                .apply(s == null ? RolloutState.empty(clock.instant()) : s)
+                .touched(clock.instant()));
+  }
+
+  /**
+   * After a header/mirror call: watch the Rollout's routes while it has managed routes, or forget
+   * it when it has neither managed routes nor a weight in progress.
+   */
+  private void watchManaged(Rollout rollout, RolloutState state, List<RouteContext> targets) {
+    Map<RouteId, RouteContext> byId = new LinkedHashMap<>();
+    targets.forEach(c -> byId.put(c.id(), c));
+    if (state.routes().isEmpty()) {
+      rollouts.computeIfPresent(rollout.key(), (k, s) -> s.withRoutes(byId));
+    }
+    boolean weightInProgress =
+        state.desired() != null
+            && (state.desired().canary() > 0 || !state.desired().experiments().isEmpty());
+    if (state.hasManaged() || weightInProgress) {
+      RolloutState current = rollouts.get(rollout.key());
+      watch(rollout.key(), current == null ? byId.keySet() : current.routes().keySet());
+    }
+  }
+
+  /** Starts watching; a failure to watch must not hide the call's own outcome. */
+  private void watch(String rolloutKey, Set<RouteId> routes) {
+    try {
+      drift.watch(rolloutKey, routes);
+    } catch (RuntimeException e) {
+      LOG.warn("cannot watch the routes of Rollout {} for drift: {}", rolloutKey, e.getMessage());
     }
   }
 
@@ -619,7 +750,6 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
 
   /** Marks the Rollout as recently called, so that its drift watch is kept. */
   private void touch(Rollout rollout) {
-    rollouts.computeIfPresent(
-        rollout.key(), (k, s) -> new RolloutState(s.desired(), s.routes(), clock.instant()));
+    rollouts.computeIfPresent(rollout.key(), (k, s) -> s.touched(clock.instant()));
   }
 }

@@ -72,6 +72,42 @@ class DriftAndConcurrencyTest {
     }
 
     @Test
+    @DisplayName("When a GitOps sync prunes our header rule during a pause, then it is restored")
+    void headerRuleRestored() {
+      RouteId a = h.cluster.put(route("a"));
+      Rollout withHeader = rollout().managedRoutes("beta").plugin("{'httpRoute': 'a'}").build();
+      h.router.setWeight(CALLER, withHeader, 0, List.of());
+      h.router.setHeaderRoute(
+          CALLER,
+          withHeader,
+          new io.weighbridge.domain.HeaderRoute(
+              "beta", List.of(HeaderRoutePlannerTest.exact("X-Beta", "1"))));
+      h.router.setWeight(CALLER, withHeader, 0, List.of());
+      ObjectNode withRule = h.cluster.object(a);
+      assertThat(withRule.path("spec").path("rules")).hasSize(2);
+
+      h.cluster.update(
+          a,
+          r ->
+              ((com.fasterxml.jackson.databind.node.ArrayNode) r.path("spec").path("rules"))
+                  .remove(1));
+
+      await()
+          .untilAsserted(
+              () ->
+                  assertThat(h.cluster.object(a).path("spec").path("rules").get(1))
+                      .isEqualTo(withRule.path("spec").path("rules").get(1)));
+      await().until(() -> h.metrics.count("drift HTTPRoute default/a") == 1);
+
+      h.router.setHeaderRoute(
+          CALLER, withHeader, new io.weighbridge.domain.HeaderRoute("beta", List.of()));
+      h.router.removeManagedRoutes(CALLER, withHeader);
+      h.router.setWeight(CALLER, withHeader, 0, List.of());
+      assertThat(h.cluster.object(a).path("spec").path("rules")).hasSize(1);
+      assertThat(h.cluster.watchCount(a)).isZero();
+    }
+
+    @Test
     @DisplayName("When someone changes something else, then nothing is written")
     void unrelatedChange() {
       RouteId a = h.cluster.put(route("a"));
