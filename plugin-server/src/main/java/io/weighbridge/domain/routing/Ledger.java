@@ -125,13 +125,6 @@ final class Ledger {
       return new Entry(uid, inProgress, label, experiments, v);
     }
 
-    /** This entry's rules for one managed route, in order. */
-    List<ManagedRule> rulesOf(String managedRoute, RuleType type) {
-      return rules.stream()
-          .filter(r -> r.managedRoute().equals(managedRoute) && r.type() == type)
-          .toList();
-    }
-
     /** This entry's rules with those of one managed route replaced by {@code replacement}. */
     Entry replacingRules(String managedRoute, RuleType type, List<ManagedRule> replacement) {
       List<ManagedRule> kept = new ArrayList<>();
