@@ -1,0 +1,140 @@
+package io.weighbridge.domain.routing;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Watches the routes of Rollouts whose canary is in progress and, when a route changes, asks for
+ * the Rollout's desired state to be re-applied (which writes nothing when the change did not touch
+ * our weights, e.g. our own write). Argo only reconciles every few minutes when idle, while a
+ * GitOps sync can reset weights at any time; this closes that gap the way Argo's Istio router does.
+ *
+ * <p>Lifecycle: {@link #watch} when a SetWeight leaves a canary in progress (weight > 0,
+ * experiments or managed rules present), {@link #unwatch} when a SetWeight finds it finished
+ * (weight 0, nothing managed) or the Rollout went idle. Restorations of one route are coalesced and
+ * spaced by a minimum interval, so a tool fighting over the weights cannot make us write in a loop.
+ */
+final class DriftGuard implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(DriftGuard.class);
+
+  /** Re-applies a Rollout's desired state to one route; serialized with Argo's calls. */
+  @FunctionalInterface
+  interface Restorer {
+    /** Re-applies; called on the guard's executor. */
+    void restore(String rolloutKey, RouteId route);
+  }
+
+  private record Key(String rolloutKey, RouteId route) {}
+
+  private final RouteClient client;
+  private final ScheduledExecutorService executor;
+  private final Duration minInterval;
+  private final Restorer restorer;
+  private final Map<String, Map<RouteId, AutoCloseable>> watches = new HashMap<>();
+  private final Set<Key> pending = ConcurrentHashMap.newKeySet();
+  private final Map<Key, Long> lastRun = new ConcurrentHashMap<>();
+
+  DriftGuard(
+      RouteClient client,
+      ScheduledExecutorService executor,
+      Duration minInterval,
+      Restorer restorer) {
+    this.client = client;
+    this.executor = executor;
+    this.minInterval = minInterval;
+    this.restorer = restorer;
+  }
+
+  /** Watches exactly {@code routes} for the Rollout (opening and closing watches as needed). */
+  synchronized void watch(String rolloutKey, Set<RouteId> routes) {
+    Map<RouteId, AutoCloseable> current = watches.computeIfAbsent(rolloutKey, k -> new HashMap<>());
+    current
+        .entrySet()
+        .removeIf(
+            e -> {
+              if (!routes.contains(e.getKey())) {
+                closeQuietly(e.getValue());
+                return true;
+              }
+              return false;
+            });
+    for (RouteId id : routes) {
+      if (!current.containsKey(id)) {
+        Key key = new Key(rolloutKey, id);
+        current.put(id, client.watch(id, changed -> schedule(key)));
+        LOG.debug("watching {} for drift while Rollout {} is in progress", id, rolloutKey);
+      }
+    }
+  }
+
+  /** Stops watching the Rollout's routes. */
+  synchronized void unwatch(String rolloutKey) {
+    Map<RouteId, AutoCloseable> current = watches.remove(rolloutKey);
+    if (current != null) {
+      current.values().forEach(DriftGuard::closeQuietly);
+      current.keySet().forEach(id -> lastRun.remove(new Key(rolloutKey, id)));
+      LOG.debug("stopped watching routes of Rollout {}", rolloutKey);
+    }
+  }
+
+  /** The routes watched for the Rollout. */
+  synchronized Set<RouteId> watched(String rolloutKey) {
+    return Set.copyOf(watches.getOrDefault(rolloutKey, Map.of()).keySet());
+  }
+
+  private void schedule(Key key) {
+    if (!pending.add(key)) {
+      return;
+    }
+    long now = System.nanoTime();
+    Long last = lastRun.get(key);
+    long delay = last == null ? 0 : Math.max(0, last + minInterval.toNanos() - now);
+    try {
+      executor.schedule(() -> run(key), delay, TimeUnit.NANOSECONDS);
+    } catch (RejectedExecutionException e) {
+      pending.remove(key);
+    }
+  }
+
+  private void run(Key key) {
+    pending.remove(key);
+    lastRun.put(key, System.nanoTime());
+    synchronized (this) {
+      if (!watches.getOrDefault(key.rolloutKey(), Map.of()).containsKey(key.route())) {
+        return;
+      }
+    }
+    try {
+      restorer.restore(key.rolloutKey(), key.route());
+    } catch (RuntimeException e) {
+      LOG.warn(
+          "could not restore the weights of Rollout {} on {}: {}",
+          key.rolloutKey(),
+          key.route(),
+          e.getMessage());
+    }
+  }
+
+  @Override
+  public synchronized void close() {
+    for (String rolloutKey : Set.copyOf(watches.keySet())) {
+      unwatch(rolloutKey);
+    }
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    try {
+      c.close();
+    } catch (Exception e) {
+      LOG.debug("closing a route watch failed", e);
+    }
+  }
+}
