@@ -9,7 +9,9 @@ import io.micrometer.core.instrument.binder.jvm.ExecutorServiceMetrics;
 import io.weighbridge.domain.DeadlineException;
 import io.weighbridge.domain.UnavailableException;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -49,6 +51,7 @@ public final class BoundedCallRunner implements AutoCloseable {
   private final StatusMapper statuses;
   private final ThreadPoolExecutor workers;
   private final ScheduledThreadPoolExecutor timer;
+  private final Set<Call<?>> inFlight = ConcurrentHashMap.newKeySet();
 
   /**
    * Creates the runner; its threads start on demand.
@@ -90,6 +93,23 @@ public final class BoundedCallRunner implements AutoCloseable {
     new Call<>(method, rolloutKey, responses, work).start();
   }
 
+  /**
+   * Answers every call still in flight with UNAVAILABLE and interrupts its work: for a shutdown
+   * whose grace has passed, so that the connector gets a reason rather than a reset stream.
+   *
+   * @param why the end of each message, e.g. "plugin-server is shutting down ..."
+   * @return how many calls were aborted
+   */
+  public int abortAll(String why) {
+    int aborted = 0;
+    for (Call<?> call : inFlight) {
+      if (call.abort(why)) {
+        aborted++;
+      }
+    }
+    return aborted;
+  }
+
   /** Stops the threads and interrupts calls still running; for use after the server stopped. */
   @Override
   public void close() {
@@ -124,6 +144,7 @@ public final class BoundedCallRunner implements AutoCloseable {
     }
 
     void start() {
+      inFlight.add(this);
       try {
         deadline = timer.schedule(this::timedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
         // Runs at once when the client has already gone; run() then does nothing.
@@ -167,6 +188,7 @@ public final class BoundedCallRunner implements AutoCloseable {
     }
 
     private void finish(T result, Throwable failure) {
+      inFlight.remove(this);
       if (!answered.compareAndSet(false, true)) {
         log.atInfo()
             .addKeyValue("method", method)
@@ -199,6 +221,7 @@ public final class BoundedCallRunner implements AutoCloseable {
       if (!answered.compareAndSet(false, true)) {
         return;
       }
+      inFlight.remove(this);
       context.removeListener(this);
       Thread stuck = worker;
       DeadlineException failure =
@@ -239,6 +262,7 @@ public final class BoundedCallRunner implements AutoCloseable {
       if (!answered.compareAndSet(false, true)) {
         return;
       }
+      inFlight.remove(this);
       ScheduledFuture<?> timeoutTask = deadline;
       if (timeoutTask != null) {
         timeoutTask.cancel(false);
@@ -258,6 +282,29 @@ public final class BoundedCallRunner implements AutoCloseable {
               rolloutKey,
               elapsedMillis(),
               why == null ? "no cause" : Status.fromThrowable(why));
+    }
+
+    /** Answers UNAVAILABLE now and interrupts the work, unless already answered. */
+    boolean abort(String why) {
+      if (!answered.compareAndSet(false, true)) {
+        return false;
+      }
+      inFlight.remove(this);
+      stopWatching();
+      answerWith(
+          new UnavailableException(
+              method
+                  + " for rollout "
+                  + rolloutKey
+                  + " was interrupted after "
+                  + elapsedMillis()
+                  + " ms: "
+                  + why));
+      Future<?> work = running;
+      if (work != null) {
+        work.cancel(true);
+      }
+      return true;
     }
 
     private void stopWatching() {
