@@ -22,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * Runs each call's domain work off the gRPC threads with a time bound, and answers it exactly once:
@@ -86,7 +87,7 @@ public final class BoundedCallRunner implements AutoCloseable {
    * Call from a gRPC handler: the current {@link Context} is the call's.
    *
    * @param method the call's name, for logs and messages
-   * @param rolloutKey {@code namespace/name} of the Rollout, or "-" for calls without one
+   * @param rolloutKey {@code namespace/name} of the Rollout, or null for calls without one
    */
   public <T> void run(
       String method, String rolloutKey, StreamObserver<T> responses, Callable<T> work) {
@@ -127,6 +128,7 @@ public final class BoundedCallRunner implements AutoCloseable {
   private final class Call<T> implements Runnable, Context.CancellationListener {
     private final String method;
     private final String rolloutKey;
+    private final String what;
     private final StreamObserver<T> responses;
     private final Callable<T> work;
     private final Context context = Context.current();
@@ -139,6 +141,7 @@ public final class BoundedCallRunner implements AutoCloseable {
     Call(String method, String rolloutKey, StreamObserver<T> responses, Callable<T> work) {
       this.method = method;
       this.rolloutKey = rolloutKey;
+      this.what = rolloutKey == null ? method : method + " for rollout " + rolloutKey;
       this.responses = responses;
       this.work = work;
     }
@@ -159,9 +162,7 @@ public final class BoundedCallRunner implements AutoCloseable {
                     + " calls are running and "
                     + workers.getQueue().size()
                     + " are waiting, so "
-                    + method
-                    + " for rollout "
-                    + rolloutKey
+                    + what
                     + " was refused; retrying may help. If this persists, calls are not"
                     + " finishing: look in the plugin-server logs for calls that did not finish"
                     + " in time",
@@ -179,7 +180,7 @@ public final class BoundedCallRunner implements AutoCloseable {
       Throwable failure = null;
       try {
         result = work.call();
-      } catch (Throwable t) { // NOPMD: every failure must answer the call, bugs included
+      } catch (Throwable t) { // every failure must answer the call, bugs included
         failure = t;
       } finally {
         worker = null;
@@ -190,27 +191,19 @@ public final class BoundedCallRunner implements AutoCloseable {
     private void finish(T result, Throwable failure) {
       inFlight.remove(this);
       if (!answered.compareAndSet(false, true)) {
-        log.atInfo()
-            .addKeyValue("method", method)
-            .addKeyValue("rollout", rolloutKey)
-            .addKeyValue("durationMs", elapsedMillis())
+        event(log.atInfo())
             .setCause(failure)
             .log(
-                "{} {} finished after {} ms, after it had been answered (deadline or"
-                    + " cancellation); its {} was discarded",
-                method,
-                rolloutKey,
+                "{} finished after {} ms, after it had been answered (deadline, cancellation or"
+                    + " shutdown); its {} was discarded",
+                what,
                 elapsedMillis(),
                 failure == null ? "result" : "failure");
         return;
       }
       stopWatching();
       if (failure == null) {
-        log.atDebug()
-            .addKeyValue("method", method)
-            .addKeyValue("rollout", rolloutKey)
-            .addKeyValue("durationMs", elapsedMillis())
-            .log("{} {} OK in {} ms", method, rolloutKey, elapsedMillis());
+        event(log.atDebug()).log("{} OK in {} ms", what, elapsedMillis());
         respond(result);
       } else {
         answerWith(failure);
@@ -224,35 +217,20 @@ public final class BoundedCallRunner implements AutoCloseable {
       inFlight.remove(this);
       context.removeListener(this);
       Thread stuck = worker;
-      DeadlineException failure =
-          new DeadlineException(
-              method
-                  + " for rollout "
-                  + rolloutKey
-                  + " did not finish within "
-                  + format(timeout)
-                  + "; see plugin-server logs");
       if (stuck != null) {
         // Where the work hangs is what an operator needs to find the cause.
         Throwable where = new Throwable("stack of " + stuck.getName() + " when the bound passed");
         where.setStackTrace(stuck.getStackTrace());
-        failure.addSuppressed(where);
+        event(log.atWarn())
+            .setCause(where)
+            .log("{} is still running after {}; interrupting it", what, format(timeout));
       }
-      log.atWarn()
-          .addKeyValue("method", method)
-          .addKeyValue("rollout", rolloutKey)
-          .addKeyValue("durationMs", elapsedMillis())
-          .setCause(stuck == null ? null : failure)
-          .log(
-              "{} {} did not finish within {}; answered DEADLINE_EXCEEDED and interrupted it{}",
-              method,
-              rolloutKey,
-              format(timeout),
-              stuck == null ? " (it was still waiting for a thread)" : "");
-      answerWith(failure);
-      Future<?> work = running;
-      if (work != null) {
-        work.cancel(true);
+      answerWith(
+          new DeadlineException(
+              what + " did not finish within " + format(timeout) + "; see plugin-server logs"));
+      Future<?> task = running;
+      if (task != null) {
+        task.cancel(true);
       }
     }
 
@@ -267,19 +245,15 @@ public final class BoundedCallRunner implements AutoCloseable {
       if (timeoutTask != null) {
         timeoutTask.cancel(false);
       }
-      Future<?> work = running;
-      if (work != null) {
-        work.cancel(true);
+      Future<?> task = running;
+      if (task != null) {
+        task.cancel(true);
       }
       Throwable why = cancelled.cancellationCause();
-      log.atInfo()
-          .addKeyValue("method", method)
-          .addKeyValue("rollout", rolloutKey)
-          .addKeyValue("durationMs", elapsedMillis())
+      event(log.atInfo())
           .log(
-              "{} {} cancelled by the client after {} ms ({}); the work was interrupted",
-              method,
-              rolloutKey,
+              "{} cancelled by the client after {} ms ({}); its work was interrupted",
+              what,
               elapsedMillis(),
               why == null ? "no cause" : Status.fromThrowable(why));
     }
@@ -293,16 +267,10 @@ public final class BoundedCallRunner implements AutoCloseable {
       stopWatching();
       answerWith(
           new UnavailableException(
-              method
-                  + " for rollout "
-                  + rolloutKey
-                  + " was interrupted after "
-                  + elapsedMillis()
-                  + " ms: "
-                  + why));
-      Future<?> work = running;
-      if (work != null) {
-        work.cancel(true);
+              what + " was interrupted after " + elapsedMillis() + " ms: " + why));
+      Future<?> task = running;
+      if (task != null) {
+        task.cancel(true);
       }
       return true;
     }
@@ -317,22 +285,18 @@ public final class BoundedCallRunner implements AutoCloseable {
 
     private void answerWith(Throwable failure) {
       Status status = statuses.toStatus(failure);
-      log.atWarn()
-          .addKeyValue("method", method)
-          .addKeyValue("rollout", rolloutKey)
-          .addKeyValue("durationMs", elapsedMillis())
+      event(log.atWarn())
           .addKeyValue("status", status.getCode())
           .log(
-              "{} {} failed with {} after {} ms: {}",
-              method,
-              rolloutKey,
+              "{} failed with {} after {} ms: {}",
+              what,
               status.getCode(),
               elapsedMillis(),
               status.getDescription());
       try {
         responses.onError(status.asRuntimeException());
       } catch (RuntimeException e) {
-        log.debug("{} {}: the call ended before its failure was sent", method, rolloutKey, e);
+        log.debug("{}: the call ended before its failure was sent", what, e);
       }
     }
 
@@ -341,8 +305,17 @@ public final class BoundedCallRunner implements AutoCloseable {
         responses.onNext(result);
         responses.onCompleted();
       } catch (RuntimeException e) {
-        log.debug("{} {}: the call ended before its answer was sent", method, rolloutKey, e);
+        log.debug("{}: the call ended before its answer was sent", what, e);
       }
+    }
+
+    /** The call's key-value pairs, for JSON logs. */
+    private LoggingEventBuilder event(LoggingEventBuilder event) {
+      event.addKeyValue("method", method);
+      if (rolloutKey != null) {
+        event.addKeyValue("rollout", rolloutKey);
+      }
+      return event.addKeyValue("durationMs", elapsedMillis());
     }
 
     private long elapsedMillis() {
