@@ -53,6 +53,7 @@ final class Logging {
             json.setWithMessage(false);
             json.setWithArguments(false);
             json.setWithMarkers(false);
+            json.setWithFormattedMessage(true);
             yield json;
           }
         };

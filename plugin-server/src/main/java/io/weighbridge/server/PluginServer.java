@@ -180,12 +180,15 @@ public final class PluginServer implements AutoCloseable {
     state = State.SERVING;
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
     health.setStatus(TrafficRouterGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    log.info(
-        "serving gRPC on {}:{} and HTTP on {}:{}",
-        config.bindAddress(),
-        grpcPort(),
-        config.bindAddress(),
-        httpPort());
+    log.atInfo()
+        .addKeyValue("grpcPort", grpcPort())
+        .addKeyValue("httpPort", httpPort())
+        .log(
+            "serving gRPC on {}:{} and HTTP on {}:{}",
+            config.bindAddress(),
+            grpcPort(),
+            config.bindAddress(),
+            httpPort());
   }
 
   /** The bound gRPC port (-1 for a transport without one, such as in-process). */
@@ -244,10 +247,11 @@ public final class PluginServer implements AutoCloseable {
       }
       processMetrics.close();
       state = State.STOPPED;
-      stopped.countDown();
       if (wasServing) {
         log.info("stopped");
       }
+      // Last: Main returns once this opens, and the JVM may then end before anything after it.
+      stopped.countDown();
     }
   }
 
