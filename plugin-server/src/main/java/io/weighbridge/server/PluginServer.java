@@ -82,7 +82,7 @@ public final class PluginServer implements AutoCloseable {
   private final Server grpc;
   private final PrometheusMeterRegistry registry;
   private final CountDownLatch stopped = new CountDownLatch(1);
-  private HealthHttpServer http;
+  private volatile HealthHttpServer http;
   private volatile State state = State.NEW;
 
   /**

@@ -17,6 +17,10 @@ import io.grpc.health.v1.HealthCheckResponse;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.health.v1.HealthGrpc;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
+import io.grpc.reflection.v1.ServerReflectionGrpc;
+import io.grpc.reflection.v1.ServerReflectionRequest;
+import io.grpc.reflection.v1.ServerReflectionResponse;
+import io.grpc.reflection.v1.ServiceResponse;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
@@ -513,6 +517,37 @@ class PluginServerTest {
             () -> health.check(HealthCheckRequest.newBuilder().setService("nope").build()))
         .satisfies(
             thrown -> assertThat(statusOf(thrown).getCode()).isEqualTo(Status.Code.NOT_FOUND));
+  }
+
+  @Test
+  @DisplayName("When asked through reflection, then the contract and health services are listed")
+  void reflectionListsTheServices() {
+    start();
+    BlockingQueue<ServerReflectionResponse> responses = new LinkedBlockingQueue<>();
+    StreamObserver<ServerReflectionRequest> requests =
+        ServerReflectionGrpc.newStub(channel)
+            .serverReflectionInfo(
+                new StreamObserver<>() {
+                  @Override
+                  public void onNext(ServerReflectionResponse value) {
+                    responses.add(value);
+                  }
+
+                  @Override
+                  public void onError(Throwable t) {}
+
+                  @Override
+                  public void onCompleted() {}
+                });
+
+    requests.onNext(ServerReflectionRequest.newBuilder().setListServices("*").build());
+
+    await().atMost(5, TimeUnit.SECONDS).until(() -> !responses.isEmpty());
+    requests.onCompleted();
+    assertThat(
+            responses.peek().getListServicesResponse().getServiceList().stream()
+                .map(ServiceResponse::getName))
+        .contains(TrafficRouterGrpc.SERVICE_NAME, "grpc.health.v1.Health");
   }
 
   @Test
