@@ -46,7 +46,7 @@ conformance: build
 # The class-data archive, written by the first run and reused (and renewed when the jar changes) by later
 # ones, about halves the time to ready (it keeps the classes of the run that wrote it: delete it to renew).
 run: java
-	$(JAVA_HOME)/bin/java -XX:+AutoCreateSharedArchive \
+	$(JAVA_HOME)/bin/java -XX:+AutoCreateSharedArchive -Xlog:cds=off \
 	  -XX:SharedArchiveFile=$(ROOT)/plugin-server/target/plugin-server.jsa -jar $(SERVER_JAR) $(ARGS)
 
 ## bench: print latency/throughput/memory numbers
