@@ -223,8 +223,9 @@ public final class PluginServer implements AutoCloseable {
 
   /**
    * Drains and stops: not ready at once, no new calls, in-flight calls may finish within
-   * --shutdown-grace, then the rest are cancelled. Bounded by the grace plus a few seconds;
-   * idempotent (a second call waits for the first).
+   * --shutdown-grace, then the rest are answered UNAVAILABLE and cancelled. Bounded by the grace
+   * plus a few seconds; idempotent (a second call waits for the first). Streams that never end by
+   * themselves, such as a client's health Watch, hold the drain until the grace has passed.
    */
   @Override
   public synchronized void close() {

@@ -690,7 +690,9 @@ class PluginServerTest {
 
     PluginServer never =
         new PluginServer(
-            ServerConfig.parse(new String[] {"--grpc-port=0"}, Map.of()), router, registry);
+            ServerConfig.parse(new String[] {"--grpc-port=0"}, Map.of()),
+            router,
+            new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
     never.close();
     never.close();
     assertThatThrownBy(never::start).isInstanceOf(IllegalStateException.class);
@@ -717,7 +719,7 @@ class PluginServerTest {
                 },
                 Map.of()),
             router,
-            registry);
+            new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
 
     assertThatThrownBy(second::start)
         .isInstanceOf(UncheckedIOException.class)
@@ -737,7 +739,7 @@ class PluginServerTest {
                 },
                 Map.of()),
             router,
-            registry);
+            new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
 
     assertThatThrownBy(second::start)
         .isInstanceOf(UncheckedIOException.class)

@@ -32,12 +32,12 @@ import org.slf4j.spi.LoggingEventBuilder;
  * own deadline and cancellation (the gRPC {@link Context}) also stop the work.
  *
  * <p>Why a bounded pool of platform threads rather than virtual threads: Argo sends at most 10
- * concurrent calls per controller, so {@value #MAX_RUNNING} threads leave ample headroom while
- * capping what a stuck dependency can consume: once every thread is stuck, further calls wait (and
- * still time out in time) and then are refused with UNAVAILABLE, which is visible, instead of
- * piling up without limit. Platform threads also avoid virtual-thread pinning on a Java 21 runtime,
- * where a library blocking inside {@code synchronized} would hold one of the few carrier threads a
- * small pod has and stall every other call.
+ * concurrent calls per controller (its default 10 rollout workers), so {@value #MAX_RUNNING}
+ * threads leave ample headroom while capping what a stuck dependency can consume: once every thread
+ * is stuck, further calls wait (and still time out in time) and then are refused with UNAVAILABLE,
+ * which is visible, instead of piling up without limit. Platform threads also avoid virtual-thread
+ * pinning on a Java 21 runtime, where a library blocking inside {@code synchronized} would hold one
+ * of the few carrier threads a small pod has and stall every other call.
  */
 public final class BoundedCallRunner implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(BoundedCallRunner.class);

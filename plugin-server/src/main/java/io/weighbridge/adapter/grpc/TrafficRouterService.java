@@ -206,8 +206,10 @@ public final class TrafficRouterService extends TrafficRouterGrpc.TrafficRouterI
     return caller;
   }
 
-  /** {@code namespace/name} for logs and messages, before the request is validated. */
+  /** {@code namespace/name} for logs and messages, before the request is validated; or null. */
   private static String key(io.weighbridge.contract.v1.Rollout rollout) {
-    return rollout.getNamespace() + "/" + rollout.getName();
+    return rollout.getNamespace().isEmpty() && rollout.getName().isEmpty()
+        ? null
+        : rollout.getNamespace() + "/" + rollout.getName();
   }
 }
