@@ -49,4 +49,12 @@ public interface TrafficRouter {
 
   /** The implementation's name, which Argo logs. */
   String type();
+
+  /**
+   * True when the router can serve calls (for example once its caches are filled); plugin-server's
+   * {@code /readyz} reports not ready otherwise. A router with nothing to warm up is always ready.
+   */
+  default boolean isReady() {
+    return true;
+  }
 }

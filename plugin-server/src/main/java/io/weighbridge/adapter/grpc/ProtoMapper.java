@@ -1,0 +1,212 @@
+package io.weighbridge.adapter.grpc;
+
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.databind.DeserializationFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.weighbridge.contract.v1.HeaderRoutingMatch;
+import io.weighbridge.contract.v1.RouteMatch;
+import io.weighbridge.contract.v1.SetHeaderRoute;
+import io.weighbridge.contract.v1.SetMirrorRoute;
+import io.weighbridge.contract.v1.TypeResponse;
+import io.weighbridge.contract.v1.Verification;
+import io.weighbridge.contract.v1.VerifyWeightResponse;
+import io.weighbridge.domain.Caller;
+import io.weighbridge.domain.HeaderRoute;
+import io.weighbridge.domain.InvalidConfigException;
+import io.weighbridge.domain.MirrorRoute;
+import io.weighbridge.domain.Rollout;
+import io.weighbridge.domain.StringMatch;
+import io.weighbridge.domain.VerifyResult;
+import io.weighbridge.domain.WeightDestination;
+import java.io.IOException;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Converts contract messages (io.weighbridge.contract.v1) to domain records and back. Requests the
+ * connector got wrong become {@link InvalidConfigException}s; answers the router got wrong (never a
+ * valid reply) become {@link IllegalStateException}s, reported as internal errors.
+ */
+public final class ProtoMapper {
+
+  /** The message's closing advice when the connector, not the user, sent something wrong. */
+  private static final String CONNECTOR_FIX =
+      "check that the connector and plugin-server come from the same Weighbridge release";
+
+  private final ObjectMapper json;
+
+  /** Creates a mapper with its own strict JSON reader. */
+  public ProtoMapper() {
+    // Trailing tokens after the object mean the bytes are not one Rollout: refuse them.
+    this.json = JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
+  }
+
+  /** The caller, as sent (empty strings when absent; the plugin-name check rejects those). */
+  public Caller caller(io.weighbridge.contract.v1.Caller proto) {
+    return new Caller(proto.getPluginName(), proto.getConnectorVersion());
+  }
+
+  /**
+   * The Rollout a call is about, with its JSON parsed.
+   *
+   * @param method the call's name, for messages
+   * @param present whether the request carries a rollout at all
+   * @param proto the request's rollout
+   * @throws InvalidConfigException when it is absent, lacks its name, or its JSON is not an object
+   */
+  public Rollout rollout(String method, boolean present, io.weighbridge.contract.v1.Rollout proto) {
+    if (!present) {
+      throw new InvalidConfigException(
+          method
+              + " request carries no rollout: the connector must send the Rollout being"
+              + " reconciled; "
+              + CONNECTOR_FIX);
+    }
+    if (proto.getNamespace().isEmpty() || proto.getName().isEmpty()) {
+      throw new InvalidConfigException(
+          method
+              + " request carries a rollout without namespace or name (got '"
+              + proto.getNamespace()
+              + "/"
+              + proto.getName()
+              + "'); "
+              + CONNECTOR_FIX);
+    }
+    String key = proto.getNamespace() + "/" + proto.getName();
+    JsonNode node;
+    try {
+      node = json.readTree(proto.getJson().toByteArray());
+    } catch (JacksonException e) {
+      throw new InvalidConfigException(
+          method
+              + " for rollout "
+              + key
+              + ": the Rollout JSON cannot be parsed ("
+              + e.getOriginalMessage()
+              + " at byte "
+              + e.getLocation().getByteOffset()
+              + "); "
+              + CONNECTOR_FIX,
+          e);
+    } catch (IOException e) {
+      // readTree(byte[]) does no I/O; this is unreachable but keeps the signature honest.
+      throw new InvalidConfigException(
+          method + " for rollout " + key + ": the Rollout JSON cannot be read: " + e, e);
+    }
+    if (node == null || !node.isObject()) {
+      throw new InvalidConfigException(
+          method
+              + " for rollout "
+              + key
+              + ": the Rollout JSON is "
+              + (node == null || node.isMissingNode() ? "empty" : "a " + node.getNodeType())
+              + ", not an object; "
+              + CONNECTOR_FIX);
+    }
+    return new Rollout(
+        proto.getNamespace(),
+        proto.getName(),
+        proto.getUid(),
+        proto.getGeneration(),
+        proto.getResourceVersion(),
+        node);
+  }
+
+  /** Argo's additionalDestinations, in order. */
+  public List<WeightDestination> destinations(
+      List<io.weighbridge.contract.v1.WeightDestination> proto) {
+    return proto.stream()
+        .map(d -> new WeightDestination(d.getServiceName(), d.getPodTemplateHash(), d.getWeight()))
+        .toList();
+  }
+
+  /**
+   * The header route step.
+   *
+   * @throws InvalidConfigException when the request carries none
+   */
+  public HeaderRoute headerRoute(String rolloutKey, boolean present, SetHeaderRoute proto) {
+    if (!present) {
+      throw new InvalidConfigException(
+          "SetHeaderRoute for rollout "
+              + rolloutKey
+              + " carries no header_route; "
+              + CONNECTOR_FIX);
+    }
+    List<HeaderRoute.HeaderMatch> matches =
+        proto.getMatchList().stream()
+            .map(
+                (HeaderRoutingMatch m) ->
+                    new HeaderRoute.HeaderMatch(
+                        m.getHeaderName(), stringMatch(m.hasHeaderValue(), m.getHeaderValue())))
+            .toList();
+    return new HeaderRoute(proto.getName(), matches);
+  }
+
+  /**
+   * The mirror route step.
+   *
+   * @throws InvalidConfigException when the request carries none
+   */
+  public MirrorRoute mirrorRoute(String rolloutKey, boolean present, SetMirrorRoute proto) {
+    if (!present) {
+      throw new InvalidConfigException(
+          "SetMirrorRoute for rollout "
+              + rolloutKey
+              + " carries no mirror_route; "
+              + CONNECTOR_FIX);
+    }
+    List<MirrorRoute.RequestMatch> matches =
+        proto.getMatchList().stream().map(this::requestMatch).toList();
+    return new MirrorRoute(
+        proto.getName(), matches, proto.hasPercentage() ? proto.getPercentage() : null);
+  }
+
+  private MirrorRoute.RequestMatch requestMatch(RouteMatch m) {
+    Map<String, StringMatch> headers = new LinkedHashMap<>();
+    m.getHeadersMap().forEach((name, value) -> headers.put(name, stringMatch(true, value)));
+    return new MirrorRoute.RequestMatch(
+        stringMatch(m.hasMethod(), m.getMethod()), stringMatch(m.hasPath(), m.getPath()), headers);
+  }
+
+  /** A string match, or null when Argo sent none. */
+  StringMatch stringMatch(boolean present, io.weighbridge.contract.v1.StringMatch proto) {
+    return present ? new StringMatch(proto.getExact(), proto.getPrefix(), proto.getRegex()) : null;
+  }
+
+  /**
+   * The answer to VerifyWeight; never VERIFICATION_UNSPECIFIED.
+   *
+   * @throws IllegalStateException when the router returned no verdict
+   */
+  public VerifyWeightResponse verifyWeightResponse(VerifyResult result) {
+    if (result == null || result.verification() == null) {
+      throw new IllegalStateException("the router's verifyWeight returned no verdict: " + result);
+    }
+    Verification verification =
+        switch (result.verification()) {
+          case VERIFIED -> Verification.VERIFICATION_VERIFIED;
+          case NOT_VERIFIED -> Verification.VERIFICATION_NOT_VERIFIED;
+          case NOT_IMPLEMENTED -> Verification.VERIFICATION_NOT_IMPLEMENTED;
+        };
+    return VerifyWeightResponse.newBuilder()
+        .setVerification(verification)
+        .setReason(result.reason() == null ? "" : result.reason())
+        .build();
+  }
+
+  /**
+   * The answer to Type.
+   *
+   * @throws IllegalStateException when the router returned no name
+   */
+  public TypeResponse typeResponse(String type) {
+    if (type == null || type.isEmpty()) {
+      throw new IllegalStateException("the router's type() returned no name");
+    }
+    return TypeResponse.newBuilder().setType(type).build();
+  }
+}

@@ -1,0 +1,277 @@
+package io.weighbridge.server;
+
+import io.grpc.Server;
+import io.grpc.ServerBuilder;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.micrometer.core.instrument.binder.grpc.MetricCollectingServerInterceptor;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.weighbridge.adapter.grpc.BoundedCallRunner;
+import io.weighbridge.adapter.grpc.ProtoMapper;
+import io.weighbridge.adapter.grpc.StatusMapper;
+import io.weighbridge.adapter.grpc.TrafficRouterService;
+import io.weighbridge.adapter.http.HealthHttpServer;
+import io.weighbridge.adapter.metrics.ProcessMetrics;
+import io.weighbridge.contract.v1.TrafficRouterGrpc;
+import io.weighbridge.domain.TrafficRouter;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * plugin-server's two listeners: the gRPC server (the contract, the standard health service and
+ * reflection) and the HTTP server (/healthz, /readyz, /metrics). {@link #close()} drains: it marks
+ * the server not ready, stops accepting calls, lets in-flight calls finish within the shutdown
+ * grace and then cancels what is left.
+ */
+public final class PluginServer implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(PluginServer.class);
+
+  /** The connector pings every ~30 s while idle; allow a little more often than that. */
+  static final Duration PERMIT_KEEPALIVE_TIME = Duration.ofSeconds(15);
+
+  /** Server-side pings find connectors that vanished without closing their connection. */
+  static final Duration KEEPALIVE_TIME = Duration.ofMinutes(1);
+
+  static final Duration KEEPALIVE_TIMEOUT = Duration.ofSeconds(20);
+
+  /** How long cancelled calls get to end after the grace has passed. */
+  static final Duration FORCE_STOP_BOUND = Duration.ofSeconds(5);
+
+  /** Latency buckets of the per-method histogram: Argo's calls should take tens of ms. */
+  private static final Duration[] LATENCY_BUCKETS = {
+    Duration.ofMillis(5),
+    Duration.ofMillis(10),
+    Duration.ofMillis(25),
+    Duration.ofMillis(50),
+    Duration.ofMillis(100),
+    Duration.ofMillis(250),
+    Duration.ofMillis(500),
+    Duration.ofSeconds(1),
+    Duration.ofMillis(2500),
+    Duration.ofSeconds(5),
+    Duration.ofSeconds(10),
+    Duration.ofSeconds(15)
+  };
+
+  private enum State {
+    NEW,
+    SERVING,
+    DRAINING,
+    STOPPED
+  }
+
+  private final ServerConfig config;
+  private final TrafficRouter router;
+  private final HealthStatusManager health = new HealthStatusManager();
+  private final BoundedCallRunner calls;
+  private final ProcessMetrics processMetrics;
+  private final Server grpc;
+  private final PrometheusMeterRegistry registry;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private HealthHttpServer http;
+  private volatile State state = State.NEW;
+
+  /**
+   * Creates the server on Netty, listening on {@code config}'s bind address and gRPC port.
+   *
+   * @param config the configuration
+   * @param router the domain port every call is delegated to
+   * @param registry where call, JVM and process metrics go; {@code /metrics} exposes it
+   */
+  public PluginServer(ServerConfig config, TrafficRouter router, PrometheusMeterRegistry registry) {
+    this(config, router, registry, nettyBuilder(config));
+  }
+
+  /**
+   * Creates the server on any transport, e.g. in-process for tests. The builder's own transport
+   * settings (address, keepalive) are the caller's; this adds the services and the message limit.
+   */
+  public PluginServer(
+      ServerConfig config,
+      TrafficRouter router,
+      PrometheusMeterRegistry registry,
+      ServerBuilder<?> grpcBuilder) {
+    this.config = config;
+    this.router = router;
+    this.registry = registry;
+    this.calls = new BoundedCallRunner(config.callTimeout(), new StatusMapper(), registry);
+    this.processMetrics = new ProcessMetrics().bindTo(registry);
+
+    TrafficRouterService service =
+        new TrafficRouterService(router, new ProtoMapper(), calls, config.acceptedPluginNames());
+    MetricCollectingServerInterceptor metrics =
+        new MetricCollectingServerInterceptor(
+            registry, counter -> counter, timer -> timer.serviceLevelObjectives(LATENCY_BUCKETS));
+    ServerServiceDefinition definition = ServerInterceptors.intercept(service, metrics);
+    // Every method's series exist from the start, so rates and alerts see zeros, not gaps.
+    metrics.preregisterService(definition);
+
+    // Not serving until start() says so (the manager starts out SERVING for "").
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
+    health.setStatus(TrafficRouterGrpc.SERVICE_NAME, ServingStatus.NOT_SERVING);
+    this.grpc =
+        grpcBuilder
+            .maxInboundMessageSize(config.maxMessageSize())
+            .addService(definition)
+            .addService(health.getHealthService())
+            .addService(ProtoReflectionServiceV1.newInstance())
+            .build();
+  }
+
+  private static ServerBuilder<?> nettyBuilder(ServerConfig config) {
+    return NettyServerBuilder.forAddress(
+            new InetSocketAddress(config.bindAddress(), config.grpcPort()))
+        .permitKeepAliveTime(PERMIT_KEEPALIVE_TIME.toSeconds(), TimeUnit.SECONDS)
+        .permitKeepAliveWithoutCalls(true)
+        .keepAliveTime(KEEPALIVE_TIME.toSeconds(), TimeUnit.SECONDS)
+        .keepAliveTimeout(KEEPALIVE_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+  }
+
+  /**
+   * Starts both listeners and reports serving.
+   *
+   * @throws UncheckedIOException when a port cannot be bound (the message names the flag to change)
+   * @throws IllegalStateException when already started or closed
+   */
+  public synchronized void start() {
+    if (state != State.NEW) {
+      throw new IllegalStateException("plugin-server was already started (state " + state + ")");
+    }
+    try {
+      grpc.start();
+    } catch (IOException e) {
+      close();
+      throw new UncheckedIOException(
+          "cannot listen for gRPC on "
+              + config.bindAddress()
+              + ":"
+              + config.grpcPort()
+              + ": "
+              + e.getMessage()
+              + "; choose another --grpc-port or stop what uses it",
+          e);
+    }
+    try {
+      http =
+          new HealthHttpServer(
+              new InetSocketAddress(config.bindAddress(), config.httpPort()),
+              this::notReadyReason,
+              registry);
+      http.start();
+    } catch (RuntimeException e) {
+      state = State.DRAINING;
+      close();
+      throw e;
+    }
+    state = State.SERVING;
+    health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.SERVING);
+    health.setStatus(TrafficRouterGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    log.info(
+        "serving gRPC on {}:{} and HTTP on {}:{}",
+        config.bindAddress(),
+        grpcPort(),
+        config.bindAddress(),
+        httpPort());
+  }
+
+  /** The bound gRPC port (-1 for a transport without one, such as in-process). */
+  public int grpcPort() {
+    return grpc.getPort();
+  }
+
+  /**
+   * The bound HTTP port.
+   *
+   * @throws IllegalStateException before {@link #start()}
+   */
+  public int httpPort() {
+    HealthHttpServer server = http;
+    if (server == null) {
+      throw new IllegalStateException("plugin-server is not started");
+    }
+    return server.port();
+  }
+
+  /** Empty when ready to serve calls, else why not; what {@code /readyz} reports. */
+  Optional<String> notReadyReason() {
+    return switch (state) {
+      case NEW -> Optional.of("starting");
+      case DRAINING, STOPPED -> Optional.of("shutting down");
+      case SERVING ->
+          router.isReady()
+              ? Optional.empty()
+              : Optional.of("the traffic router is not ready yet (see plugin-server logs)");
+    };
+  }
+
+  /**
+   * Drains and stops: not ready at once, no new calls, in-flight calls may finish within
+   * --shutdown-grace, then the rest are cancelled. Bounded by the grace plus a few seconds;
+   * idempotent (a second call waits for the first).
+   */
+  @Override
+  public synchronized void close() {
+    if (state == State.STOPPED) {
+      return;
+    }
+    boolean wasServing = state != State.NEW;
+    state = State.DRAINING;
+    health.enterTerminalState(); // NOT_SERVING for every service, and it stays so
+    try {
+      if (wasServing) {
+        drain();
+      } else {
+        grpc.shutdownNow();
+      }
+    } finally {
+      calls.close();
+      if (http != null) {
+        http.close();
+      }
+      processMetrics.close();
+      state = State.STOPPED;
+      stopped.countDown();
+      if (wasServing) {
+        log.info("stopped");
+      }
+    }
+  }
+
+  private void drain() {
+    Duration grace = config.shutdownGrace();
+    log.info(
+        "shutting down: no new calls; in-flight calls may finish within {}",
+        ServerConfig.formatDuration(grace));
+    grpc.shutdown();
+    try {
+      if (!grpc.awaitTermination(grace.toNanos(), TimeUnit.NANOSECONDS)) {
+        log.warn(
+            "calls still running after the shutdown grace of {}: cancelling them",
+            ServerConfig.formatDuration(grace));
+        grpc.shutdownNow();
+        if (!grpc.awaitTermination(FORCE_STOP_BOUND.toNanos(), TimeUnit.NANOSECONDS)) {
+          log.warn("the gRPC server did not stop within {} of cancelling", FORCE_STOP_BOUND);
+        }
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      grpc.shutdownNow();
+    }
+  }
+
+  /** Blocks until {@link #close()} has finished, e.g. from the shutdown hook. */
+  public void awaitStopped() throws InterruptedException {
+    stopped.await();
+  }
+}

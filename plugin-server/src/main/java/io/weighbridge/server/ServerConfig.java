@@ -1,0 +1,380 @@
+package io.weighbridge.server;
+
+import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * plugin-server's configuration, read once at start from flags and {@code WEIGHBRIDGE_*}
+ * environment variables (flags win). Build it with {@link #parse(String[], Map)}.
+ *
+ * @param grpcPort TCP port of the gRPC server; 0 picks a free port
+ * @param httpPort TCP port of the HTTP server (/healthz, /readyz, /metrics); 0 picks a free port
+ * @param bindAddress the address both servers listen on
+ * @param kubeconfig the kubeconfig file to use; empty means in-cluster or default discovery
+ * @param acceptedPluginNames the Argo plugin names a connector may call as
+ * @param logFormat text or JSON log lines
+ * @param logLevel the level of Weighbridge's own loggers
+ * @param callTimeout the server-side bound of every call (kept below the connector's 15 s)
+ * @param shutdownGrace how long in-flight calls may run on after a shutdown request
+ * @param maxMessageSize the largest gRPC request accepted, in bytes (a Rollout travels as JSON)
+ */
+public record ServerConfig(
+    int grpcPort,
+    int httpPort,
+    String bindAddress,
+    Optional<Path> kubeconfig,
+    List<String> acceptedPluginNames,
+    LogFormat logFormat,
+    LogLevel logLevel,
+    Duration callTimeout,
+    Duration shutdownGrace,
+    int maxMessageSize) {
+
+  /** Argo's own rule for a plugin name (argo-rollouts utils/plugin). */
+  private static final Pattern PLUGIN_NAME = Pattern.compile("^([a-zA-Z0-9-]+)/([a-zA-Z0-9_.-]+)$");
+
+  private static final Pattern DURATION = Pattern.compile("^(\\d{1,9})(ms|s|m|h)$");
+  private static final Pattern SIZE = Pattern.compile("^(\\d{1,10})(B|KiB|MiB)?$");
+  private static final int KIB = 1024;
+  private static final int MIB = 1024 * 1024;
+
+  /** Copies the collections and rejects missing values. */
+  public ServerConfig {
+    Objects.requireNonNull(bindAddress, "bindAddress");
+    Objects.requireNonNull(kubeconfig, "kubeconfig");
+    acceptedPluginNames = List.copyOf(acceptedPluginNames);
+    Objects.requireNonNull(logFormat, "logFormat");
+    Objects.requireNonNull(logLevel, "logLevel");
+    Objects.requireNonNull(callTimeout, "callTimeout");
+    Objects.requireNonNull(shutdownGrace, "shutdownGrace");
+  }
+
+  /** The format of log lines. */
+  public enum LogFormat {
+    /** Human-readable lines. */
+    TEXT,
+    /** One JSON object per line (Logback's JsonEncoder), for log collectors. */
+    JSON
+  }
+
+  /** The level of Weighbridge's own loggers. */
+  public enum LogLevel {
+    /** Everything. */
+    TRACE,
+    /** Every call, with its duration. */
+    DEBUG,
+    /** Start, stop and notable events. */
+    INFO,
+    /** Failed calls and problems. */
+    WARN,
+    /** Only internal errors. */
+    ERROR
+  }
+
+  /** Every key: its flag name, default value and meaning. Env var: WEIGHBRIDGE_UPPER_SNAKE. */
+  private enum Key {
+    GRPC_PORT(
+        "grpc-port",
+        "9090",
+        "TCP port of the gRPC server the connector calls; 0 picks a free port"),
+    HTTP_PORT(
+        "http-port", "8080", "TCP port of /healthz, /readyz and /metrics; 0 picks a free port"),
+    BIND_ADDRESS("bind-address", "0.0.0.0", "address both servers listen on"),
+    KUBECONFIG("kubeconfig", "", "kubeconfig file; empty means in-cluster or default discovery"),
+    ACCEPTED_PLUGIN_NAMES(
+        "accepted-plugin-names",
+        "weighbridge/gateway-api,argoproj-labs/gatewayAPI",
+        "comma-separated Argo plugin names a connector may call as"),
+    LOG_FORMAT("log-format", "text", "text or json"),
+    LOG_LEVEL(
+        "log-level",
+        "info",
+        "trace, debug, info, warn or error for Weighbridge's loggers (libraries log at info or above)"),
+    CALL_TIMEOUT(
+        "call-timeout",
+        "14s",
+        "bound of every call, answered DEADLINE_EXCEEDED past it (keep below the connector's 15s)"),
+    SHUTDOWN_GRACE(
+        "shutdown-grace", "10s", "how long in-flight calls may finish after SIGTERM (0s: none)"),
+    MAX_MESSAGE_SIZE(
+        "max-message-size", "16MiB", "largest gRPC request accepted (bytes, or with KiB/MiB)");
+
+    final String name;
+    final String defaultValue;
+    final String help;
+
+    Key(String name, String defaultValue, String help) {
+      this.name = name;
+      this.defaultValue = defaultValue;
+      this.help = help;
+    }
+
+    String flag() {
+      return "--" + name;
+    }
+
+    String env() {
+      return "WEIGHBRIDGE_" + name.toUpperCase(Locale.ROOT).replace('-', '_');
+    }
+
+    static Optional<Key> byName(String name) {
+      return Arrays.stream(values()).filter(k -> k.name.equals(name)).findFirst();
+    }
+  }
+
+  /** A raw value and where it came from, for error messages. */
+  private record Raw(String value, String where) {}
+
+  /** The configuration with every default. */
+  public static ServerConfig defaults() {
+    return parse(new String[0], Map.of());
+  }
+
+  /** True when the arguments ask for the usage text ({@code --help} or {@code -h}). */
+  public static boolean helpRequested(String[] args) {
+    return Arrays.stream(args).anyMatch(a -> a.equals("--help") || a.equals("-h"));
+  }
+
+  /**
+   * Reads the configuration from flags ({@code --name=value} or {@code --name value}) and the
+   * environment ({@code WEIGHBRIDGE_NAME}); a flag wins over the environment, which wins over the
+   * default. {@code --help} is ignored here: check {@link #helpRequested(String[])} first.
+   *
+   * @throws IllegalArgumentException naming the flag, the bad value and the accepted form
+   */
+  public static ServerConfig parse(String[] args, Map<String, String> env) {
+    Map<Key, Raw> raw = new EnumMap<>(Key.class);
+    for (Key key : Key.values()) {
+      raw.put(key, new Raw(key.defaultValue, key.flag() + " (default)"));
+      String fromEnv = env.get(key.env());
+      if (fromEnv != null) {
+        raw.put(key, new Raw(fromEnv, key.env() + " (" + key.flag() + ")"));
+      }
+    }
+    for (int i = 0; i < args.length; i++) {
+      String arg = args[i];
+      if (arg.equals("--help") || arg.equals("-h")) {
+        continue;
+      }
+      if (!arg.startsWith("--") || arg.length() == 2) {
+        throw new IllegalArgumentException(
+            "unexpected argument '"
+                + arg
+                + "': plugin-server takes only flags such as --grpc-port=9090; run with --help to"
+                + " list them");
+      }
+      int eq = arg.indexOf('=');
+      String name = eq < 0 ? arg.substring(2) : arg.substring(2, eq);
+      Key key =
+          Key.byName(name)
+              .orElseThrow(
+                  () ->
+                      new IllegalArgumentException(
+                          "unknown flag --" + name + "; run with --help to list the flags"));
+      String value;
+      if (eq >= 0) {
+        value = arg.substring(eq + 1);
+      } else if (i + 1 < args.length) {
+        value = args[++i];
+      } else {
+        throw new IllegalArgumentException(
+            key.flag() + " needs a value, e.g. " + key.flag() + "=" + key.defaultValue);
+      }
+      raw.put(key, new Raw(value, key.flag()));
+    }
+    return new ServerConfig(
+        port(raw.get(Key.GRPC_PORT)),
+        port(raw.get(Key.HTTP_PORT)),
+        bindAddress(raw.get(Key.BIND_ADDRESS)),
+        kubeconfig(raw.get(Key.KUBECONFIG)),
+        pluginNames(raw.get(Key.ACCEPTED_PLUGIN_NAMES)),
+        oneOf(raw.get(Key.LOG_FORMAT), LogFormat.class),
+        oneOf(raw.get(Key.LOG_LEVEL), LogLevel.class),
+        duration(raw.get(Key.CALL_TIMEOUT), false),
+        duration(raw.get(Key.SHUTDOWN_GRACE), true),
+        size(raw.get(Key.MAX_MESSAGE_SIZE)));
+  }
+
+  /** The usage text printed by {@code --help}. */
+  public static String usage() {
+    StringBuilder text =
+        new StringBuilder(
+            """
+            Usage: java -jar weighbridge-plugin-server.jar [--flag=value ...]
+
+            Weighbridge plugin-server: serves the Weighbridge gRPC contract that the connector
+            (run by Argo Rollouts as a traffic-router plugin) forwards every call to.
+            Every flag can also be set as an environment variable; a flag wins.
+
+            """);
+    for (Key key : Key.values()) {
+      text.append(String.format(Locale.ROOT, "  --%s%n", key.name))
+          .append(String.format(Locale.ROOT, "      %s%n", key.help))
+          .append(
+              String.format(
+                  Locale.ROOT, "      env %s, default \"%s\"%n", key.env(), key.defaultValue));
+    }
+    text.append(String.format(Locale.ROOT, "  --help%n      print this text and exit%n"));
+    return text.toString();
+  }
+
+  /** The effective values by flag name, in a stable order, for the start-up log line. */
+  public Map<String, String> effectiveValues() {
+    Map<String, String> values = new LinkedHashMap<>();
+    values.put(Key.GRPC_PORT.name, Integer.toString(grpcPort));
+    values.put(Key.HTTP_PORT.name, Integer.toString(httpPort));
+    values.put(Key.BIND_ADDRESS.name, bindAddress);
+    values.put(
+        Key.KUBECONFIG.name, kubeconfig.map(Path::toString).orElse("(in-cluster or default)"));
+    values.put(Key.ACCEPTED_PLUGIN_NAMES.name, String.join(",", acceptedPluginNames));
+    values.put(Key.LOG_FORMAT.name, logFormat.name().toLowerCase(Locale.ROOT));
+    values.put(Key.LOG_LEVEL.name, logLevel.name().toLowerCase(Locale.ROOT));
+    values.put(Key.CALL_TIMEOUT.name, formatDuration(callTimeout));
+    values.put(Key.SHUTDOWN_GRACE.name, formatDuration(shutdownGrace));
+    values.put(Key.MAX_MESSAGE_SIZE.name, formatSize(maxMessageSize));
+    return values;
+  }
+
+  /** {@code 14s}, {@code 250ms}: the form the flags take. */
+  public static String formatDuration(Duration duration) {
+    long millis = duration.toMillis();
+    return millis % 1000 == 0 ? (millis / 1000) + "s" : millis + "ms";
+  }
+
+  private static String formatSize(int bytes) {
+    if (bytes % MIB == 0) {
+      return (bytes / MIB) + "MiB";
+    }
+    return bytes % KIB == 0 ? (bytes / KIB) + "KiB" : Integer.toString(bytes);
+  }
+
+  private static IllegalArgumentException invalid(Raw raw, String expected) {
+    return new IllegalArgumentException(
+        raw.where() + ": invalid value '" + raw.value() + "': expected " + expected);
+  }
+
+  private static int port(Raw raw) {
+    String expected = "a TCP port from 0 to 65535 (0 picks a free port), e.g. 9090";
+    try {
+      int port = Integer.parseInt(raw.value().trim());
+      if (port < 0 || port > 65535) {
+        throw invalid(raw, expected);
+      }
+      return port;
+    } catch (NumberFormatException e) {
+      throw invalid(raw, expected);
+    }
+  }
+
+  private static String bindAddress(Raw raw) {
+    String value = raw.value().trim();
+    if (value.isEmpty() || value.chars().anyMatch(Character::isWhitespace)) {
+      throw invalid(raw, "an IP address or host name to listen on, e.g. 0.0.0.0 or 127.0.0.1");
+    }
+    return value;
+  }
+
+  private static Optional<Path> kubeconfig(Raw raw) {
+    String value = raw.value().trim();
+    if (value.isEmpty()) {
+      return Optional.empty();
+    }
+    String expected = "the path of a readable kubeconfig file, or empty for in-cluster discovery";
+    try {
+      Path path = Path.of(value);
+      if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+        throw invalid(raw, expected + " (no readable file is there)");
+      }
+      return Optional.of(path);
+    } catch (InvalidPathException e) {
+      throw invalid(raw, expected);
+    }
+  }
+
+  private static List<String> pluginNames(Raw raw) {
+    String expected =
+        "a comma-separated list of Argo plugin names of the form <org>/<name>, e.g."
+            + " weighbridge/gateway-api,argoproj-labs/gatewayAPI";
+    Set<String> names = new LinkedHashSet<>();
+    for (String part : raw.value().split(",", -1)) {
+      String name = part.trim();
+      if (!PLUGIN_NAME.matcher(name).matches()) {
+        throw invalid(raw, expected);
+      }
+      names.add(name);
+    }
+    return List.copyOf(names);
+  }
+
+  private static <E extends Enum<E>> E oneOf(Raw raw, Class<E> type) {
+    String value = raw.value().trim().toUpperCase(Locale.ROOT);
+    for (E constant : type.getEnumConstants()) {
+      if (constant.name().equals(value)) {
+        return constant;
+      }
+    }
+    throw invalid(
+        raw,
+        "one of "
+            + Arrays.stream(type.getEnumConstants())
+                .map(c -> c.name().toLowerCase(Locale.ROOT))
+                .collect(Collectors.joining(", ")));
+  }
+
+  private static Duration duration(Raw raw, boolean zeroAllowed) {
+    String expected =
+        (zeroAllowed ? "a duration" : "a positive duration")
+            + ": a whole number with unit ms, s, m or h, e.g. 14s or 500ms";
+    Matcher m = DURATION.matcher(raw.value().trim());
+    if (!m.matches()) {
+      throw invalid(raw, expected);
+    }
+    long amount = Long.parseLong(m.group(1));
+    Duration duration =
+        switch (m.group(2)) {
+          case "ms" -> Duration.ofMillis(amount);
+          case "s" -> Duration.ofSeconds(amount);
+          case "m" -> Duration.ofMinutes(amount);
+          default -> Duration.ofHours(amount);
+        };
+    if (duration.isZero() && !zeroAllowed) {
+      throw invalid(raw, expected);
+    }
+    return duration;
+  }
+
+  private static int size(Raw raw) {
+    String expected =
+        "a size from 1KiB to 2047MiB: bytes, or a whole number with unit KiB or MiB, e.g. 16MiB";
+    Matcher m = SIZE.matcher(raw.value().trim());
+    if (!m.matches()) {
+      throw invalid(raw, expected);
+    }
+    long unit =
+        switch (m.group(2) == null ? "B" : m.group(2)) {
+          case "KiB" -> KIB;
+          case "MiB" -> MIB;
+          default -> 1;
+        };
+    long bytes = Long.parseLong(m.group(1)) * unit;
+    if (bytes < KIB || bytes > Integer.MAX_VALUE) {
+      throw invalid(raw, expected);
+    }
+    return (int) bytes;
+  }
+}
