@@ -53,7 +53,8 @@ public final class ConformanceServerMain {
     PluginServer server =
         new PluginServer(config, router, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
     server.start();
-    ControlEndpoint control = recorder == null ? null : ControlEndpoint.start(controlPort, recorder);
+    ControlEndpoint control =
+        recorder == null ? null : ControlEndpoint.start(controlPort, recorder);
 
     CountDownLatch stopped = new CountDownLatch(1);
     Runtime.getRuntime()

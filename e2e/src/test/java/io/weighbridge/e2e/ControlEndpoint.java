@@ -23,8 +23,8 @@ import java.util.function.Predicate;
  * RecordingTrafficRouter} recorded and scripts what it cannot script through a Rollout.
  *
  * <ul>
- *   <li>{@code GET /calls[?method=setWeight][&rollout=namespace/name]}: the recorded calls as a JSON
- *       array, oldest first
+ *   <li>{@code GET /calls[?method=setWeight][&rollout=namespace/name]}: the recorded calls as a
+ *       JSON array, oldest first
  *   <li>{@code POST /reset}: forget every call and the InitPlugin script
  *   <li>{@code PUT /init-plugin-error} with body {@code <Kind>: <message>}: fail InitPlugin; {@code
  *       DELETE /init-plugin-error}: succeed again
@@ -36,7 +36,8 @@ public final class ControlEndpoint implements AutoCloseable {
   private final RecordingTrafficRouter router;
   private final ObjectMapper json = new ObjectMapper();
 
-  private ControlEndpoint(HttpServer http, ExecutorService executor, RecordingTrafficRouter router) {
+  private ControlEndpoint(
+      HttpServer http, ExecutorService executor, RecordingTrafficRouter router) {
     this.http = http;
     this.executor = executor;
     this.router = router;
@@ -44,7 +45,8 @@ public final class ControlEndpoint implements AutoCloseable {
 
   /** Starts the endpoint on 127.0.0.1:{@code port} (0 picks a free port). */
   public static ControlEndpoint start(int port, RecordingTrafficRouter router) throws IOException {
-    HttpServer http = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
+    HttpServer http =
+        HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), port), 0);
     ExecutorService executor = Executors.newFixedThreadPool(2);
     http.setExecutor(executor);
     ControlEndpoint endpoint = new ControlEndpoint(http, executor, router);
@@ -75,38 +77,38 @@ public final class ControlEndpoint implements AutoCloseable {
   }
 
   private void route(HttpExchange exchange) throws IOException {
-      String method = exchange.getRequestMethod();
-      String path = exchange.getRequestURI().getPath();
-      switch (method + " " + path) {
-        case "GET /calls" -> {
-          Map<String, String> query = query(exchange.getRequestURI().getRawQuery());
-          List<RecordedCall> calls = router.calls(filter(query));
-          respond(exchange, 200, "application/json", json.writeValueAsBytes(calls));
-        }
-        case "POST /reset" -> {
-          router.reset();
-          respond(exchange, 204, null, new byte[0]);
-        }
-        case "PUT /init-plugin-error" -> {
-          router.failInitPlugin(body(exchange));
-          respond(exchange, 204, null, new byte[0]);
-        }
-        case "DELETE /init-plugin-error" -> {
-          router.failInitPlugin(null);
-          respond(exchange, 204, null, new byte[0]);
-        }
-        default ->
-            respond(
-                exchange,
-                404,
-                "text/plain",
-                ("no such control endpoint: "
-                        + method
-                        + " "
-                        + path
-                        + " (see ControlEndpoint's Javadoc)\n")
-                    .getBytes(StandardCharsets.UTF_8));
+    String method = exchange.getRequestMethod();
+    String path = exchange.getRequestURI().getPath();
+    switch (method + " " + path) {
+      case "GET /calls" -> {
+        Map<String, String> query = query(exchange.getRequestURI().getRawQuery());
+        List<RecordedCall> calls = router.calls(filter(query));
+        respond(exchange, 200, "application/json", json.writeValueAsBytes(calls));
       }
+      case "POST /reset" -> {
+        router.reset();
+        respond(exchange, 204, null, new byte[0]);
+      }
+      case "PUT /init-plugin-error" -> {
+        router.failInitPlugin(body(exchange));
+        respond(exchange, 204, null, new byte[0]);
+      }
+      case "DELETE /init-plugin-error" -> {
+        router.failInitPlugin(null);
+        respond(exchange, 204, null, new byte[0]);
+      }
+      default ->
+          respond(
+              exchange,
+              404,
+              "text/plain",
+              ("no such control endpoint: "
+                      + method
+                      + " "
+                      + path
+                      + " (see ControlEndpoint's Javadoc)\n")
+                  .getBytes(StandardCharsets.UTF_8));
+    }
   }
 
   private static Predicate<RecordedCall> filter(Map<String, String> query) {

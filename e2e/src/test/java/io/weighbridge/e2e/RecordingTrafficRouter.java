@@ -27,8 +27,8 @@ import java.util.function.Predicate;
 
 /**
  * A {@link TrafficRouter} that records every call with all its arguments and answers as the
- * Rollout's annotations script it, so that a conformance test can check what reached the domain
- * and what Argo got back.
+ * Rollout's annotations script it, so that a conformance test can check what reached the domain and
+ * what Argo got back.
  *
  * <p>The script, all optional, in {@code metadata.annotations} of the Rollout:
  *
@@ -39,11 +39,12 @@ import java.util.function.Predicate;
  *       subclass without {@code Exception} ({@code InvalidConfig NotFound Rejected Conflict
  *       Unavailable Deadline NotImplemented PartialFailure}) or {@code Internal} for an unexpected
  *       {@link IllegalStateException} (a bug).
- *   <li>{@value #VERIFY}{@code : "Verified" | "NotVerified: <reason>" | "NotImplemented:
- *       <reason>"} fixes VerifyWeight's answer.
+ *   <li>{@value #VERIFY}{@code : "Verified" | "NotVerified: <reason>" | "NotImplemented: <reason>"}
+ *       fixes VerifyWeight's answer.
  *   <li>{@value #VERIFIED_WEIGHT}{@code : "<n>"} says the data plane is at weight n: VerifyWeight
  *       answers Verified when the desired weight is n and NotVerified otherwise.
- *   <li>{@value #DELAY_PREFIX}{@code <method>: "<millis>"} delays the answer, to exercise deadlines.
+ *   <li>{@value #DELAY_PREFIX}{@code <method>: "<millis>"} delays the answer, to exercise
+ *       deadlines.
  * </ul>
  *
  * Without a script every call succeeds and VerifyWeight answers Verified. InitPlugin, which carries
@@ -247,7 +248,8 @@ public final class RecordingTrafficRouter implements TrafficRouter {
       return;
     }
     try {
-      // Simulates a slow dependency (e.g. a hanging Kubernetes API) so that deadlines can be tested.
+      // Simulates a slow dependency (e.g. a hanging Kubernetes API) so that deadlines can be
+      // tested.
       TimeUnit.MILLISECONDS.sleep(Long.parseLong(millis.trim()));
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
