@@ -26,7 +26,7 @@ func TestLargeRollouts(t *testing.T) {
 		padding    int
 		rounds     int
 	}{
-		{"many-containers", 60, 0, 4},
+		{"many-containers", 200, 0, 4},
 		{"300KiB-annotation", 40, 300 << 10, 8},
 		{"near-etcd-limit", 40, 1400 << 10, 3},
 	} {

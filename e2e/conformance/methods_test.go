@@ -246,8 +246,12 @@ func TestSetHeaderRouteArrivesIntact(t *testing.T) {
 			if call.Args.HeaderRoute == nil {
 				t.Fatal("no header route recorded")
 			}
-			if got := call.Args.HeaderRoute.Argo(); !equality.Semantic.DeepEqual(got, tc.route) {
-				t.Errorf("header route differs (- sent, + recorded):\n%s", diff.Diff(tc.route, got))
+			want, err := harness.HeaderRouteOverArgoWire(tc.route)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := call.Args.HeaderRoute.Argo(); !equality.Semantic.DeepEqual(got, want) {
+				t.Errorf("header route differs (- sent, + recorded):\n%s", diff.Diff(want, got))
 			}
 		})
 	}
@@ -262,6 +266,7 @@ func TestSetMirrorRouteArrivesIntact(t *testing.T) {
 	}{
 		{"with-percentage", fixture.MirrorRoute(ptr(int32(35)))},
 		{"without-percentage", fixture.MirrorRoute(nil)},
+		// Argo's gob encoding drops zero values even behind pointers: 0 arrives as "absent" (mirror all).
 		{"zero-percentage", fixture.MirrorRoute(ptr(int32(0)))},
 		{"method-only", v1alpha1.SetMirrorRoute{Name: "mirror-route", Match: []v1alpha1.RouteMatch{{Method: &v1alpha1.StringMatch{Exact: "GET"}}}, Percentage: ptr(int32(100))}},
 		// No match: remove the managed route.
@@ -277,9 +282,17 @@ func TestSetMirrorRouteArrivesIntact(t *testing.T) {
 			if call.Args.MirrorRoute == nil {
 				t.Fatal("no mirror route recorded")
 			}
+			want, err := harness.MirrorRouteOverArgoWire(tc.route)
+			if err != nil {
+				t.Fatal(err)
+			}
 			got := call.Args.MirrorRoute.Argo()
-			if !equality.Semantic.DeepEqual(got, tc.route) {
-				t.Errorf("mirror route differs (- sent, + recorded):\n%s", diff.Diff(tc.route, got))
+			if !equality.Semantic.DeepEqual(got, want) {
+				t.Errorf("mirror route differs (- sent, + recorded):\n%s", diff.Diff(want, got))
+			}
+			if tc.route.Percentage != nil && *tc.route.Percentage == 0 && got.Percentage != nil {
+				t.Errorf("percentage 0 arrived as %d: Argo's gob drops zero values, so it should arrive absent; "+
+					"if Argo changed that, the domain can now tell 0 from absent", *got.Percentage)
 			}
 		})
 	}
@@ -293,13 +306,17 @@ func TestRemoveManagedRoutesArrivesIntact(t *testing.T) {
 	assertCallerAndRollout(t, onlyCall(t, srv, ro, "removeManagedRoutes"), ro)
 }
 
-// TestResourceQuantitiesDoNotSurviveArgosWire documents why the tests compare against OverArgoWire:
-// Argo's gob encoding turns every resource.Quantity into zero before the connector sees it. If this
-// ever fails, Argo changed its encoding and the reference can become the Rollout itself.
-func TestResourceQuantitiesDoNotSurviveArgosWire(t *testing.T) {
+// TestWhatArgosWireDrops documents why the tests compare against what Argo's gob encoding delivers
+// rather than against the Rollout itself, and what the domain therefore can never see: every
+// resource.Quantity arrives as zero, and a pointer to a zero value (spec.replicas: 0, maxUnavailable: 0,
+// status.canary.weights.verified: false, a mirror percentage of 0) arrives absent. If this test fails,
+// Argo changed its encoding: the reference can become the sent Rollout and the domain can rely on more.
+func TestWhatArgosWireDrops(t *testing.T) {
 	srv := shared(t)
 	p := startPlugin(t, srv.GRPCPort, defaultCallTimeout)
-	ro := fixture.Rollout(fixture.Options{Namespace: "conformance-quantities", Name: "checkout"})
+	ro := fixture.Rollout(fixture.Options{Namespace: "conformance-wire", Name: "checkout"})
+	ro.Spec.Replicas = ptr(int32(0))
+	ro.Status.Canary.Weights.Verified = ptr(false)
 	assertNoError(t, "SetWeight", p.Router.SetWeight(ro, 10, nil))
 
 	got, err := onlyCall(t, srv, ro, "setWeight").Rollout.Decode()
@@ -309,7 +326,10 @@ func TestResourceQuantitiesDoNotSurviveArgosWire(t *testing.T) {
 	sent := ro.Spec.Template.Spec.Containers[0].Resources.Limits.Cpu()
 	arrived := got.Spec.Template.Spec.Containers[0].Resources.Limits.Cpu()
 	if sent.IsZero() || !arrived.IsZero() {
-		t.Errorf("cpu limit sent %s arrived %s: Argo's net/rpc no longer zeroes quantities; compare with the sent Rollout itself",
-			sent, arrived)
+		t.Errorf("cpu limit sent %s arrived %s: Argo's net/rpc no longer zeroes quantities", sent, arrived)
+	}
+	if got.Spec.Replicas != nil || got.Status.Canary.Weights.Verified != nil {
+		t.Errorf("replicas %v, verified %v arrived: Argo's net/rpc no longer drops pointers to zero values",
+			got.Spec.Replicas, got.Status.Canary.Weights.Verified)
 	}
 }

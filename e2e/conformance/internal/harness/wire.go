@@ -18,17 +18,45 @@ import (
 // in unexported fields and has no gob encoding. This, not ro itself, is what the connector can
 // forward, so it is what the Java side must receive.
 func OverArgoWire(ro *v1alpha1.Rollout) (*v1alpha1.Rollout, error) {
+	args, err := overWire(rpc.SetWeightAndVerifyWeightArgs{Rollout: *ro})
+	if err != nil {
+		return nil, err
+	}
+	return &args.Rollout, nil
+}
+
+// MirrorRouteOverArgoWire returns r as a plugin receives it from Argo. gob sends no zero values, not
+// even behind a pointer: a percentage of 0 arrives absent.
+func MirrorRouteOverArgoWire(r v1alpha1.SetMirrorRoute) (v1alpha1.SetMirrorRoute, error) {
+	args, err := overWire(rpc.SetMirrorArgs{SetMirrorRoute: r})
+	return args.SetMirrorRoute, err
+}
+
+// HeaderRouteOverArgoWire returns r as a plugin receives it from Argo.
+func HeaderRouteOverArgoWire(r v1alpha1.SetHeaderRoute) (v1alpha1.SetHeaderRoute, error) {
+	args, err := overWire(rpc.SetHeaderArgs{SetHeaderRoute: r})
+	return args.SetHeaderRoute, err
+}
+
+// overWire gob-encodes args the way net/rpc's client codec does for Argo (a pointer to an interface
+// holding the args struct, registered by name in Argo's rpc package) and decodes them the way
+// go-plugin's net/rpc server does.
+func overWire[T any](args T) (T, error) {
+	var zero T
 	var buf bytes.Buffer
-	var args any = rpc.SetWeightAndVerifyWeightArgs{Rollout: *ro}
-	if err := gob.NewEncoder(&buf).Encode(&args); err != nil {
-		return nil, fmt.Errorf("gob-encode the Rollout as Argo's net/rpc client does: %w", err)
+	var body any = args
+	if err := gob.NewEncoder(&buf).Encode(&body); err != nil {
+		return zero, fmt.Errorf("gob-encode %T as Argo's net/rpc client does: %w", args, err)
 	}
 	var out any
 	if err := gob.NewDecoder(&buf).Decode(&out); err != nil {
-		return nil, fmt.Errorf("gob-decode the Rollout as go-plugin's net/rpc server does: %w", err)
+		return zero, fmt.Errorf("gob-decode %T as go-plugin's net/rpc server does: %w", args, err)
 	}
-	received := out.(*rpc.SetWeightAndVerifyWeightArgs).Rollout
-	return &received, nil
+	received, ok := out.(*T)
+	if !ok {
+		return zero, fmt.Errorf("gob decoded %T, want *%T", out, args)
+	}
+	return *received, nil
 }
 
 // RolloutDiff compares two Rollouts semantically (as Kubernetes does: quantities by value, times in
