@@ -308,7 +308,7 @@ func TestRemoveManagedRoutesArrivesIntact(t *testing.T) {
 
 // TestWhatArgosWireDrops documents why the tests compare against what Argo's gob encoding delivers
 // rather than against the Rollout itself, and what the domain therefore can never see: every
-// resource.Quantity arrives as zero, and a pointer to a zero value (spec.replicas: 0, maxUnavailable: 0,
+// resource.Quantity arrives as zero, and a pointer to a zero number or false (spec.replicas: 0,
 // status.canary.weights.verified: false, a mirror percentage of 0) arrives absent. If this test fails,
 // Argo changed its encoding: the reference can become the sent Rollout and the domain can rely on more.
 func TestWhatArgosWireDrops(t *testing.T) {

@@ -25,7 +25,7 @@ func OverArgoWire(ro *v1alpha1.Rollout) (*v1alpha1.Rollout, error) {
 	return &args.Rollout, nil
 }
 
-// MirrorRouteOverArgoWire returns r as a plugin receives it from Argo. gob sends no zero values, not
+// MirrorRouteOverArgoWire returns r as a plugin receives it from Argo. gob sends no zero numbers, not
 // even behind a pointer: a percentage of 0 arrives absent.
 func MirrorRouteOverArgoWire(r v1alpha1.SetMirrorRoute) (v1alpha1.SetMirrorRoute, error) {
 	args, err := overWire(rpc.SetMirrorArgs{SetMirrorRoute: r})
