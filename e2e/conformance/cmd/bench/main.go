@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
@@ -77,10 +78,13 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	pids := []int{os.Getpid(), plugin.Pid(), srv.Pid()}
+	cpuBefore := cpuTimes(pids)
 	lat, wall, err := drive(plugin, ro, *callers, *n)
 	if err != nil {
 		return err
 	}
+	cpuAfter := cpuTimes(pids)
 	connRSS, connErr := harness.RSSKiB(plugin.Pid())
 	srvRSS, srvErr := harness.RSSKiB(srv.Pid())
 
@@ -93,6 +97,15 @@ func run() error {
 	row("latency max", ms(lat[len(lat)-1]), "")
 	row(fmt.Sprintf("throughput, %d callers", *callers), fmt.Sprintf("%.0f calls/s", float64(len(lat))/wall.Seconds()), ">= 2000 calls/s")
 	row("throughput, 1 caller", fmt.Sprintf("%.0f calls/s", float64(len(single))/singleWall.Seconds()), fmt.Sprintf("(p50 %s, for comparison)", ms(percentile(single, 50))))
+	perCall := func(i int) string {
+		if cpuBefore[i] < 0 || cpuAfter[i] < 0 {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.0f µs", float64((cpuAfter[i]-cpuBefore[i]).Microseconds())/float64(len(lat)))
+	}
+	row("CPU per call: Argo client (this)", perCall(0), "(user+system, concurrent run)")
+	row("CPU per call: connector", perCall(1), "")
+	row("CPU per call: plugin-server", perCall(2), "")
 	row("connector RSS (VmRSS)", kib(connRSS, connErr), "<= 30 MB")
 	row("plugin-server RSS (VmRSS)", kib(srvRSS, srvErr), "")
 	sort.Slice(readyTimes, func(i, j int) bool { return readyTimes[i] < readyTimes[j] })
@@ -102,6 +115,10 @@ func run() error {
 	}
 	row(fmt.Sprintf("plugin-server ready, median of %d", len(readyTimes)), ms(readyTimes[len(readyTimes)/2]), "<= 2 s")
 	fmt.Printf("  %-34s %s\n", "  (each start to /readyz 200)", strings.Join(each, " "))
+	if load, err := os.ReadFile("/proc/loadavg"); err == nil {
+		fmt.Printf("  machine: %d CPUs, load average %s", runtime.NumCPU(), strings.Join(strings.Fields(string(load))[:3], " "))
+		fmt.Println(" (client, connector and server share these CPUs)")
+	}
 	if *jvmArgs != "" {
 		fmt.Printf("  JVM options: %s\n", *jvmArgs)
 	}
@@ -166,6 +183,19 @@ func drive(p *harness.ArgoPlugin, ro *v1alpha1.Rollout, callers, total int) ([]t
 	all := slices.Concat(lat...)
 	slices.Sort(all)
 	return all, wall, nil
+}
+
+// cpuTimes reads each process's CPU time so far; -1 where it cannot.
+func cpuTimes(pids []int) []time.Duration {
+	out := make([]time.Duration, len(pids))
+	for i, pid := range pids {
+		d, err := harness.CPUTime(pid)
+		if err != nil {
+			d = -1
+		}
+		out[i] = d
+	}
+	return out
 }
 
 func percentile(sorted []time.Duration, p int) time.Duration {
