@@ -3,6 +3,7 @@ package forwarder
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/argoproj/argo-rollouts/utils/plugin/types"
@@ -60,11 +61,15 @@ func describe(f failure) string {
 	switch st.Code() {
 	case codes.Unavailable:
 		if !f.ReachedServer {
+			hint := ""
+			if looksLikeTLSMismatch(msg) {
+				hint = ", and that --tls-ca-file is set exactly when plugin-server serves TLS and names the CA of its certificate"
+			}
 			return fmt.Sprintf("plugin-server at %s unreachable: %s; check that the weighbridge plugin-server is "+
-				"running and that --server points at its gRPC port", f.Server, msg)
+				"running and that --server points at its gRPC port%s", f.Server, msg, hint)
 		}
 		return fmt.Sprintf("plugin-server at %s could not complete %s: %s; Argo retries, and if this persists "+
-			"check the plugin-server's logs", f.Server, f.Method, msg)
+			"check that the plugin-server is running and read its logs", f.Server, f.Method, msg)
 	case codes.DeadlineExceeded:
 		if f.DeadlineHit {
 			return fmt.Sprintf("plugin-server at %s did not answer %s within %s: %s; check the plugin-server's logs "+
@@ -88,4 +93,15 @@ func describe(f failure) string {
 			f.Server, f.Method, st.Code())
 	}
 	return msg
+}
+
+// looksLikeTLSMismatch recognises grpc-go's connection errors that mean the two ends disagree about TLS or
+// its certificate: a TLS handshake error, or a TLS server closing a plaintext connection before its preface.
+func looksLikeTLSMismatch(msg string) bool {
+	for _, s := range []string{"tls:", "x509:", "handshake", "server preface"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }

@@ -29,7 +29,9 @@ func TestRPCErrorText(t *testing.T) {
 		want string
 	}{
 		{"invalid argument passes through",
-			with(func(f *failure) { f.Err = status.Error(codes.InvalidArgument, "plugins[\"weighbridge/gateway-api\"].httpRoute: route x not found; fix it") }),
+			with(func(f *failure) {
+				f.Err = status.Error(codes.InvalidArgument, "plugins[\"weighbridge/gateway-api\"].httpRoute: route x not found; fix it")
+			}),
 			"plugins[\"weighbridge/gateway-api\"].httpRoute: route x not found; fix it"},
 		{"not found passes through",
 			with(func(f *failure) { f.Err = status.Error(codes.NotFound, "HTTPRoute default/web does not exist") }),
@@ -56,10 +58,18 @@ func TestRPCErrorText(t *testing.T) {
 			}),
 			"plugin-server at " + addr + " unreachable: connection error: dial tcp: connection refused; check that the " +
 				"weighbridge plugin-server is running and that --server points at its gRPC port"},
+		{"unavailable after a TLS failure hints at the TLS flags",
+			with(func(f *failure) {
+				f.ReachedServer = false
+				f.Err = status.Error(codes.Unavailable, `connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"`)
+			}),
+			"plugin-server at " + addr + ` unreachable: connection error: desc = "transport: authentication handshake failed: tls: failed to verify certificate: x509: certificate signed by unknown authority"; check that the ` +
+				"weighbridge plugin-server is running and that --server points at its gRPC port, and that --tls-ca-file is " +
+				"set exactly when plugin-server serves TLS and names the CA of its certificate"},
 		{"unavailable over a connection keeps the server's words",
 			with(func(f *failure) { f.Err = status.Error(codes.Unavailable, "Kubernetes API unreachable") }),
 			"plugin-server at " + addr + " could not complete SetWeight: Kubernetes API unreachable; Argo retries, " +
-				"and if this persists check the plugin-server's logs"},
+				"and if this persists check that the plugin-server is running and read its logs"},
 		{"own deadline says which call and how long",
 			with(func(f *failure) {
 				f.DeadlineHit = true
@@ -84,7 +94,9 @@ func TestRPCErrorText(t *testing.T) {
 				"connector sends no token: set --token-file (WEIGHBRIDGE_TOKEN_FILE) to a projected service-account " +
 				"token of the Argo Rollouts controller"},
 		{"permission denied",
-			with(func(f *failure) { f.Err = status.Error(codes.PermissionDenied, "system:serviceaccount:x:y not allowed") }),
+			with(func(f *failure) {
+				f.Err = status.Error(codes.PermissionDenied, "system:serviceaccount:x:y not allowed")
+			}),
 			"plugin-server at " + addr + " denied SetWeight: system:serviceaccount:x:y not allowed; the service account " +
 				"whose token the connector sends is not allowed: check plugin-server's list of allowed callers"},
 		{"token file unreadable",

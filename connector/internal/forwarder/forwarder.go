@@ -85,13 +85,24 @@ func invoke[Req any, Resp any](f *Forwarder, method string, ro *v1alpha1.Rollout
 		Timeout:         f.opts.CallTimeout,
 		Err:             err,
 		ReachedServer:   p.Addr != nil,
-		DeadlineHit:     errors.Is(ctx.Err(), context.DeadlineExceeded) && f.base.Err() == nil,
+		DeadlineHit:     f.base.Err() == nil && deadlineHit(ctx, err, f.opts.CallTimeout),
 		ShuttingDown:    f.base.Err() != nil,
 		TokenConfigured: f.opts.TokenConfigured,
 	}
 	log.Warn("call failed", slog.String("took", time.Since(start).String()), slog.String("code", status.Code(err).String()),
 		slog.String("error", describe(*fl)))
 	return resp, fl
+}
+
+// deadlineHit tells whether the call ended because the connector's deadline ran out. grpc-go sends the
+// deadline along, so plugin-server's handler may give up a moment before the connector's own timer fires:
+// a DEADLINE_EXCEEDED that arrives with less than a tenth of the timeout left is also the connector's.
+func deadlineHit(ctx context.Context, err error, timeout time.Duration) bool {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return true
+	}
+	deadline, ok := ctx.Deadline()
+	return ok && status.Code(err) == codes.DeadlineExceeded && time.Until(deadline) < timeout/10
 }
 
 // fail reports an error that happened before anything was sent.
