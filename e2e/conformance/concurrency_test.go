@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
 	"github.com/argoproj/argo-rollouts/utils/plugin/types"
@@ -111,6 +112,34 @@ func TestConcurrentCallers(t *testing.T) {
 			if i < 6 {
 				assertCallerAndRollout(t, c, ro)
 			}
+		}
+	}
+}
+
+// TestCallsOverlapEndToEnd proves, without measuring time, that Argo's single net/rpc client does not
+// serialize calls, nor does the connector or plugin-server: Java holds each of 10 concurrent SetWeight
+// calls until all 10 are inside the domain at once. Were any layer to pass one call at a time, the
+// first call would wait alone and fail after RecordingTrafficRouter.RENDEZVOUS_TIMEOUT (10 s).
+func TestCallsOverlapEndToEnd(t *testing.T) {
+	const callers = 10
+	srv := shared(t)
+	p := startPlugin(t, srv.GRPCPort, defaultCallTimeout)
+	group := fmt.Sprintf("overlap-%d/%d", time.Now().UnixNano(), callers)
+
+	results := make(chan string, callers)
+	for w := 0; w < callers; w++ {
+		ro := fixture.Rollout(fixture.Options{Namespace: "conformance-overlap", Name: fmt.Sprintf("worker-%d", w),
+			Annotations: map[string]string{annRendezvous + "setWeight": group}})
+		go func() { results <- p.Router.SetWeight(ro, 50, nil).ErrorString }()
+	}
+	for w := 0; w < callers; w++ {
+		select {
+		case e := <-results:
+			if e != "" {
+				t.Errorf("SetWeight failed: %s", e)
+			}
+		case <-time.After(hangBound + 10*time.Second):
+			t.Fatalf("only %d of %d calls returned: calls hang", w, callers)
 		}
 	}
 }

@@ -23,6 +23,7 @@ const (
 	annVerify         = "conformance.weighbridge.io/verify"
 	annVerifiedWeight = "conformance.weighbridge.io/verified-weight"
 	annDelay          = "conformance.weighbridge.io/delay-ms."
+	annRendezvous     = "conformance.weighbridge.io/rendezvous."
 )
 
 func ptr[T any](v T) *T { return &v }

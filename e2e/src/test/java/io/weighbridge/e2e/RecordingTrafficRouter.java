@@ -16,10 +16,13 @@ import io.weighbridge.domain.TrafficRouter;
 import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.VerifyResult;
 import io.weighbridge.domain.WeightDestination;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -67,12 +70,19 @@ public final class RecordingTrafficRouter implements TrafficRouter {
   /** Prefix of the annotation that delays one method's answer. */
   public static final String DELAY_PREFIX = PREFIX + "delay-ms.";
 
+  /** Prefix of the annotation that makes calls wait for each other. */
+  public static final String RENDEZVOUS_PREFIX = PREFIX + "rendezvous.";
+
+  /** How long a call waits for the rest of its rendezvous group. */
+  public static final Duration RENDEZVOUS_TIMEOUT = Duration.ofSeconds(10);
+
   /** What {@link #type()} answers. */
   public static final String TYPE = "WeighbridgeConformanceRecorder";
 
   private final AtomicLong sequence = new AtomicLong();
   private final List<RecordedCall> calls = new ArrayList<>();
   private final AtomicReference<String> initPluginError = new AtomicReference<>();
+  private final Map<String, CountDownLatch> rendezvous = new ConcurrentHashMap<>();
 
   /** One call as it reached the domain, with the answer it got. */
   public record RecordedCall(
@@ -90,11 +100,12 @@ public final class RecordingTrafficRouter implements TrafficRouter {
     }
   }
 
-  /** Forgets every recorded call and the InitPlugin script. */
+  /** Forgets every recorded call, rendezvous group and the InitPlugin script. */
   public void reset() {
     synchronized (calls) {
       calls.clear();
     }
+    rendezvous.clear();
     initPluginError.set(null);
   }
 
@@ -197,6 +208,7 @@ public final class RecordingTrafficRouter implements TrafficRouter {
       java.util.function.Supplier<T> result) {
     Map<String, Object> answer = new LinkedHashMap<>();
     try {
+      rendezvous(rollout, method);
       delay(rollout, method);
       String error = annotation(rollout, ERROR_PREFIX + method);
       if (error != null) {
@@ -254,6 +266,39 @@ public final class RecordingTrafficRouter implements TrafficRouter {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new DeadlineException("interrupted while delaying " + method, e);
+    }
+  }
+
+  private void rendezvous(Rollout rollout, String method) {
+    String script = annotation(rollout, RENDEZVOUS_PREFIX + method);
+    if (script == null) {
+      return;
+    }
+    int slash = script.lastIndexOf('/');
+    if (slash <= 0) {
+      throw new IllegalArgumentException(
+          RENDEZVOUS_PREFIX + method + " must look like <group>/<n>, not " + script);
+    }
+    String group = script.substring(0, slash);
+    int parties = Integer.parseInt(script.substring(slash + 1).trim());
+    CountDownLatch latch = rendezvous.computeIfAbsent(group, g -> new CountDownLatch(parties));
+    latch.countDown();
+    try {
+      if (!latch.await(RENDEZVOUS_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        throw new DeadlineException(
+            "only "
+                + (parties - latch.getCount())
+                + " of "
+                + parties
+                + " calls of rendezvous group "
+                + group
+                + " were in the domain together within "
+                + RENDEZVOUS_TIMEOUT
+                + ": calls do not overlap somewhere on the way");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new DeadlineException("interrupted while waiting for rendezvous group " + group, e);
     }
   }
 
