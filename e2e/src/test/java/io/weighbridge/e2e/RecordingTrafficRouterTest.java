@@ -14,6 +14,7 @@ import io.weighbridge.domain.VerifyResult;
 import io.weighbridge.domain.WeightDestination;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 
@@ -116,5 +117,19 @@ class RecordingTrafficRouterTest {
     assertThatThrownBy(() -> router.failInitPlugin("Bogus: x"))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("unknown kind Bogus");
+  }
+
+  @Test
+  @DisplayName("When calls of a rendezvous group overlap, then all of them proceed")
+  void rendezvous() {
+    Rollout rollout =
+        rollout(Map.of(RecordingTrafficRouter.RENDEZVOUS_PREFIX + "setWeight", "unit/2"));
+
+    CompletableFuture<Void> first =
+        CompletableFuture.runAsync(() -> router.setWeight(CALLER, rollout, 1, List.of()));
+    router.setWeight(CALLER, rollout, 2, List.of());
+    first.join();
+
+    assertThat(router.calls(c -> true)).hasSize(2);
   }
 }
