@@ -52,6 +52,14 @@ func LoadEnv() (Env, error) {
 		}
 	}
 
+	// Absolute, because tests change directory (as Argo's controller resolves plugin-bin/ relative to it).
+	for _, path := range []*string{&env.Connector, &env.Java, &env.Root} {
+		if *path != "" {
+			if abs, err := filepath.Abs(*path); err == nil {
+				*path = abs
+			}
+		}
+	}
 	if info, err := os.Stat(env.Connector); err != nil || info.IsDir() || info.Mode()&0o111 == 0 {
 		problems = append(problems, fmt.Sprintf("connector binary %q is missing or not executable: "+
 			"build it with `make connector` (or set WEIGHBRIDGE_CONNECTOR)", env.Connector))
