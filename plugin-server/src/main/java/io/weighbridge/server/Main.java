@@ -3,8 +3,7 @@ package io.weighbridge.server;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.weighbridge.domain.TrafficRouter;
-import java.time.Duration;
-import java.time.Instant;
+import java.lang.management.ManagementFactory;
 import java.util.Map;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -46,14 +45,7 @@ public final class Main {
       System.exit(1);
       return;
     }
-    ProcessHandle.current()
-        .info()
-        .startInstant()
-        .ifPresent(
-            start ->
-                log.info(
-                    "ready {} ms after the process started",
-                    Duration.between(start, Instant.now()).toMillis()));
+    log.info("ready {} ms after the JVM started", ManagementFactory.getRuntimeMXBean().getUptime());
     server.awaitStopped();
   }
 

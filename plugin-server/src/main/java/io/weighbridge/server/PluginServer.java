@@ -45,6 +45,9 @@ public final class PluginServer implements AutoCloseable {
 
   static final Duration KEEPALIVE_TIMEOUT = Duration.ofSeconds(20);
 
+  /** How long aborted calls' answers get to go out before the connections are closed. */
+  static final Duration ABORT_FLUSH_BOUND = Duration.ofSeconds(1);
+
   /** How long cancelled calls get to end after the grace has passed. */
   static final Duration FORCE_STOP_BOUND = Duration.ofSeconds(5);
 
@@ -256,9 +259,18 @@ public final class PluginServer implements AutoCloseable {
     grpc.shutdown();
     try {
       if (!grpc.awaitTermination(grace.toNanos(), TimeUnit.NANOSECONDS)) {
+        int aborted =
+            calls.abortAll(
+                "plugin-server is shutting down and the call did not finish within the shutdown"
+                    + " grace of "
+                    + ServerConfig.formatDuration(grace)
+                    + "; Argo retries it on a later reconcile");
         log.warn(
-            "calls still running after the shutdown grace of {}: cancelling them",
+            "{} calls still running after the shutdown grace of {}: answered them UNAVAILABLE",
+            aborted,
             ServerConfig.formatDuration(grace));
+        // Lets those answers go out; what remains are streams such as health watches.
+        grpc.awaitTermination(ABORT_FLUSH_BOUND.toNanos(), TimeUnit.NANOSECONDS);
         grpc.shutdownNow();
         if (!grpc.awaitTermination(FORCE_STOP_BOUND.toNanos(), TimeUnit.NANOSECONDS)) {
           log.warn("the gRPC server did not stop within {} of cancelling", FORCE_STOP_BOUND);

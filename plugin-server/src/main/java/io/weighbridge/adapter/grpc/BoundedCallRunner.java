@@ -9,7 +9,9 @@ import io.micrometer.core.instrument.binder.jvm.ExecutorServiceMetrics;
 import io.weighbridge.domain.DeadlineException;
 import io.weighbridge.domain.UnavailableException;
 import java.time.Duration;
+import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Future;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
@@ -20,6 +22,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.spi.LoggingEventBuilder;
 
 /**
  * Runs each call's domain work off the gRPC threads with a time bound, and answers it exactly once:
@@ -49,6 +52,7 @@ public final class BoundedCallRunner implements AutoCloseable {
   private final StatusMapper statuses;
   private final ThreadPoolExecutor workers;
   private final ScheduledThreadPoolExecutor timer;
+  private final Set<Call<?>> inFlight = ConcurrentHashMap.newKeySet();
 
   /**
    * Creates the runner; its threads start on demand.
@@ -83,11 +87,28 @@ public final class BoundedCallRunner implements AutoCloseable {
    * Call from a gRPC handler: the current {@link Context} is the call's.
    *
    * @param method the call's name, for logs and messages
-   * @param rolloutKey {@code namespace/name} of the Rollout, or "-" for calls without one
+   * @param rolloutKey {@code namespace/name} of the Rollout, or null for calls without one
    */
   public <T> void run(
       String method, String rolloutKey, StreamObserver<T> responses, Callable<T> work) {
     new Call<>(method, rolloutKey, responses, work).start();
+  }
+
+  /**
+   * Answers every call still in flight with UNAVAILABLE and interrupts its work: for a shutdown
+   * whose grace has passed, so that the connector gets a reason rather than a reset stream.
+   *
+   * @param why the end of each message, e.g. "plugin-server is shutting down ..."
+   * @return how many calls were aborted
+   */
+  public int abortAll(String why) {
+    int aborted = 0;
+    for (Call<?> call : inFlight) {
+      if (call.abort(why)) {
+        aborted++;
+      }
+    }
+    return aborted;
   }
 
   /** Stops the threads and interrupts calls still running; for use after the server stopped. */
@@ -107,6 +128,7 @@ public final class BoundedCallRunner implements AutoCloseable {
   private final class Call<T> implements Runnable, Context.CancellationListener {
     private final String method;
     private final String rolloutKey;
+    private final String what;
     private final StreamObserver<T> responses;
     private final Callable<T> work;
     private final Context context = Context.current();
@@ -119,11 +141,13 @@ public final class BoundedCallRunner implements AutoCloseable {
     Call(String method, String rolloutKey, StreamObserver<T> responses, Callable<T> work) {
       this.method = method;
       this.rolloutKey = rolloutKey;
+      this.what = rolloutKey == null ? method : method + " for rollout " + rolloutKey;
       this.responses = responses;
       this.work = work;
     }
 
     void start() {
+      inFlight.add(this);
       try {
         deadline = timer.schedule(this::timedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
         // Runs at once when the client has already gone; run() then does nothing.
@@ -138,9 +162,7 @@ public final class BoundedCallRunner implements AutoCloseable {
                     + " calls are running and "
                     + workers.getQueue().size()
                     + " are waiting, so "
-                    + method
-                    + " for rollout "
-                    + rolloutKey
+                    + what
                     + " was refused; retrying may help. If this persists, calls are not"
                     + " finishing: look in the plugin-server logs for calls that did not finish"
                     + " in time",
@@ -158,7 +180,7 @@ public final class BoundedCallRunner implements AutoCloseable {
       Throwable failure = null;
       try {
         result = work.call();
-      } catch (Throwable t) { // NOPMD: every failure must answer the call, bugs included
+      } catch (Throwable t) { // every failure must answer the call, bugs included
         failure = t;
       } finally {
         worker = null;
@@ -167,28 +189,21 @@ public final class BoundedCallRunner implements AutoCloseable {
     }
 
     private void finish(T result, Throwable failure) {
+      inFlight.remove(this);
       if (!answered.compareAndSet(false, true)) {
-        log.atInfo()
-            .addKeyValue("method", method)
-            .addKeyValue("rollout", rolloutKey)
-            .addKeyValue("durationMs", elapsedMillis())
+        event(log.atInfo())
             .setCause(failure)
             .log(
-                "{} {} finished after {} ms, after it had been answered (deadline or"
-                    + " cancellation); its {} was discarded",
-                method,
-                rolloutKey,
+                "{} finished after {} ms, after it had been answered (deadline, cancellation or"
+                    + " shutdown); its {} was discarded",
+                what,
                 elapsedMillis(),
                 failure == null ? "result" : "failure");
         return;
       }
       stopWatching();
       if (failure == null) {
-        log.atDebug()
-            .addKeyValue("method", method)
-            .addKeyValue("rollout", rolloutKey)
-            .addKeyValue("durationMs", elapsedMillis())
-            .log("{} {} OK in {} ms", method, rolloutKey, elapsedMillis());
+        event(log.atDebug()).log("{} OK in {} ms", what, elapsedMillis());
         respond(result);
       } else {
         answerWith(failure);
@@ -199,37 +214,23 @@ public final class BoundedCallRunner implements AutoCloseable {
       if (!answered.compareAndSet(false, true)) {
         return;
       }
+      inFlight.remove(this);
       context.removeListener(this);
       Thread stuck = worker;
-      DeadlineException failure =
-          new DeadlineException(
-              method
-                  + " for rollout "
-                  + rolloutKey
-                  + " did not finish within "
-                  + format(timeout)
-                  + "; see plugin-server logs");
       if (stuck != null) {
         // Where the work hangs is what an operator needs to find the cause.
         Throwable where = new Throwable("stack of " + stuck.getName() + " when the bound passed");
         where.setStackTrace(stuck.getStackTrace());
-        failure.addSuppressed(where);
+        event(log.atWarn())
+            .setCause(where)
+            .log("{} is still running after {}; interrupting it", what, format(timeout));
       }
-      log.atWarn()
-          .addKeyValue("method", method)
-          .addKeyValue("rollout", rolloutKey)
-          .addKeyValue("durationMs", elapsedMillis())
-          .setCause(stuck == null ? null : failure)
-          .log(
-              "{} {} did not finish within {}; answered DEADLINE_EXCEEDED and interrupted it{}",
-              method,
-              rolloutKey,
-              format(timeout),
-              stuck == null ? " (it was still waiting for a thread)" : "");
-      answerWith(failure);
-      Future<?> work = running;
-      if (work != null) {
-        work.cancel(true);
+      answerWith(
+          new DeadlineException(
+              what + " did not finish within " + format(timeout) + "; see plugin-server logs"));
+      Future<?> task = running;
+      if (task != null) {
+        task.cancel(true);
       }
     }
 
@@ -239,25 +240,39 @@ public final class BoundedCallRunner implements AutoCloseable {
       if (!answered.compareAndSet(false, true)) {
         return;
       }
+      inFlight.remove(this);
       ScheduledFuture<?> timeoutTask = deadline;
       if (timeoutTask != null) {
         timeoutTask.cancel(false);
       }
-      Future<?> work = running;
-      if (work != null) {
-        work.cancel(true);
+      Future<?> task = running;
+      if (task != null) {
+        task.cancel(true);
       }
       Throwable why = cancelled.cancellationCause();
-      log.atInfo()
-          .addKeyValue("method", method)
-          .addKeyValue("rollout", rolloutKey)
-          .addKeyValue("durationMs", elapsedMillis())
+      event(log.atInfo())
           .log(
-              "{} {} cancelled by the client after {} ms ({}); the work was interrupted",
-              method,
-              rolloutKey,
+              "{} cancelled by the client after {} ms ({}); its work was interrupted",
+              what,
               elapsedMillis(),
               why == null ? "no cause" : Status.fromThrowable(why));
+    }
+
+    /** Answers UNAVAILABLE now and interrupts the work, unless already answered. */
+    boolean abort(String why) {
+      if (!answered.compareAndSet(false, true)) {
+        return false;
+      }
+      inFlight.remove(this);
+      stopWatching();
+      answerWith(
+          new UnavailableException(
+              what + " was interrupted after " + elapsedMillis() + " ms: " + why));
+      Future<?> task = running;
+      if (task != null) {
+        task.cancel(true);
+      }
+      return true;
     }
 
     private void stopWatching() {
@@ -270,22 +285,18 @@ public final class BoundedCallRunner implements AutoCloseable {
 
     private void answerWith(Throwable failure) {
       Status status = statuses.toStatus(failure);
-      log.atWarn()
-          .addKeyValue("method", method)
-          .addKeyValue("rollout", rolloutKey)
-          .addKeyValue("durationMs", elapsedMillis())
+      event(log.atWarn())
           .addKeyValue("status", status.getCode())
           .log(
-              "{} {} failed with {} after {} ms: {}",
-              method,
-              rolloutKey,
+              "{} failed with {} after {} ms: {}",
+              what,
               status.getCode(),
               elapsedMillis(),
               status.getDescription());
       try {
         responses.onError(status.asRuntimeException());
       } catch (RuntimeException e) {
-        log.debug("{} {}: the call ended before its failure was sent", method, rolloutKey, e);
+        log.debug("{}: the call ended before its failure was sent", what, e);
       }
     }
 
@@ -294,8 +305,17 @@ public final class BoundedCallRunner implements AutoCloseable {
         responses.onNext(result);
         responses.onCompleted();
       } catch (RuntimeException e) {
-        log.debug("{} {}: the call ended before its answer was sent", method, rolloutKey, e);
+        log.debug("{}: the call ended before its answer was sent", what, e);
       }
+    }
+
+    /** The call's key-value pairs, for JSON logs. */
+    private LoggingEventBuilder event(LoggingEventBuilder event) {
+      event.addKeyValue("method", method);
+      if (rolloutKey != null) {
+        event.addKeyValue("rollout", rolloutKey);
+      }
+      return event.addKeyValue("durationMs", elapsedMillis());
     }
 
     private long elapsedMillis() {

@@ -31,8 +31,6 @@ import java.util.List;
  * StatusMapper} only.
  */
 public final class TrafficRouterService extends TrafficRouterGrpc.TrafficRouterImplBase {
-  private static final String NO_ROLLOUT = "-";
-
   private final TrafficRouter router;
   private final ProtoMapper mapper;
   private final BoundedCallRunner calls;
@@ -61,7 +59,7 @@ public final class TrafficRouterService extends TrafficRouterGrpc.TrafficRouterI
   public void initPlugin(InitPluginRequest request, StreamObserver<InitPluginResponse> responses) {
     calls.run(
         TrafficRouterGrpc.getInitPluginMethod().getBareMethodName(),
-        NO_ROLLOUT,
+        null,
         responses,
         () -> {
           router.initPlugin(accepted(request.getCaller()));
@@ -185,7 +183,7 @@ public final class TrafficRouterService extends TrafficRouterGrpc.TrafficRouterI
   public void type(TypeRequest request, StreamObserver<TypeResponse> responses) {
     calls.run(
         TrafficRouterGrpc.getTypeMethod().getBareMethodName(),
-        NO_ROLLOUT,
+        null,
         responses,
         () -> {
           accepted(request.getCaller());
@@ -208,10 +206,8 @@ public final class TrafficRouterService extends TrafficRouterGrpc.TrafficRouterI
     return caller;
   }
 
-  /** {@code namespace/name} for logs, before the request is validated. */
+  /** {@code namespace/name} for logs and messages, before the request is validated. */
   private static String key(io.weighbridge.contract.v1.Rollout rollout) {
-    return rollout.getNamespace().isEmpty() && rollout.getName().isEmpty()
-        ? NO_ROLLOUT
-        : rollout.getNamespace() + "/" + rollout.getName();
+    return rollout.getNamespace() + "/" + rollout.getName();
   }
 }

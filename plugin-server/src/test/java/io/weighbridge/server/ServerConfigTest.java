@@ -1,0 +1,271 @@
+package io.weighbridge.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.weighbridge.server.ServerConfig.LogFormat;
+import io.weighbridge.server.ServerConfig.LogLevel;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ServerConfigTest {
+
+  private static ServerConfig parse(String... args) {
+    return ServerConfig.parse(args, Map.of());
+  }
+
+  @Test
+  @DisplayName("When nothing is set, then the documented defaults apply")
+  void defaults() {
+    ServerConfig config = parse();
+
+    assertThat(config)
+        .isEqualTo(
+            new ServerConfig(
+                9090,
+                8080,
+                "0.0.0.0",
+                Optional.empty(),
+                List.of("weighbridge/gateway-api", "argoproj-labs/gatewayAPI"),
+                LogFormat.TEXT,
+                LogLevel.INFO,
+                Duration.ofSeconds(14),
+                Duration.ofSeconds(10),
+                16 * 1024 * 1024));
+    assertThat(ServerConfig.defaults()).isEqualTo(config);
+  }
+
+  @Test
+  @DisplayName("When every flag is set, then every value is taken")
+  void everyFlag(@TempDir Path dir) throws IOException {
+    Path kubeconfig = Files.writeString(dir.resolve("kubeconfig"), "apiVersion: v1\n");
+
+    ServerConfig config =
+        parse(
+            "--grpc-port=1",
+            "--http-port=2",
+            "--bind-address=127.0.0.1",
+            "--kubeconfig=" + kubeconfig,
+            "--accepted-plugin-names= a/b , c-d/e_f.g ",
+            "--log-format=json",
+            "--log-level=DEBUG",
+            "--call-timeout=500ms",
+            "--shutdown-grace=0s",
+            "--max-message-size=64KiB");
+
+    assertThat(config)
+        .isEqualTo(
+            new ServerConfig(
+                1,
+                2,
+                "127.0.0.1",
+                Optional.of(kubeconfig),
+                List.of("a/b", "c-d/e_f.g"),
+                LogFormat.JSON,
+                LogLevel.DEBUG,
+                Duration.ofMillis(500),
+                Duration.ZERO,
+                64 * 1024));
+  }
+
+  @Test
+  void flagValueMayFollowAsTheNextArgument() {
+    assertThat(parse("--grpc-port", "0", "--call-timeout", "2m").callTimeout())
+        .isEqualTo(Duration.ofMinutes(2));
+    assertThat(parse("--grpc-port", "0").grpcPort()).isZero();
+  }
+
+  @Test
+  @DisplayName("When only the environment sets values, then they are taken")
+  void environment() {
+    ServerConfig config =
+        ServerConfig.parse(
+            new String[0],
+            Map.of(
+                "WEIGHBRIDGE_GRPC_PORT", "7000",
+                "WEIGHBRIDGE_HTTP_PORT", "7001",
+                "WEIGHBRIDGE_BIND_ADDRESS", "::1",
+                "WEIGHBRIDGE_KUBECONFIG", "",
+                "WEIGHBRIDGE_ACCEPTED_PLUGIN_NAMES", "x/y",
+                "WEIGHBRIDGE_LOG_FORMAT", "json",
+                "WEIGHBRIDGE_LOG_LEVEL", "warn",
+                "WEIGHBRIDGE_CALL_TIMEOUT", "1h",
+                "WEIGHBRIDGE_SHUTDOWN_GRACE", "3s",
+                "WEIGHBRIDGE_MAX_MESSAGE_SIZE", "2048"));
+
+    assertThat(config)
+        .isEqualTo(
+            new ServerConfig(
+                7000,
+                7001,
+                "::1",
+                Optional.empty(),
+                List.of("x/y"),
+                LogFormat.JSON,
+                LogLevel.WARN,
+                Duration.ofHours(1),
+                Duration.ofSeconds(3),
+                2048));
+  }
+
+  @Test
+  @DisplayName("When a flag and the environment disagree, then the flag wins")
+  void flagsWinOverEnvironment() {
+    ServerConfig config =
+        ServerConfig.parse(
+            new String[] {"--grpc-port=1234"},
+            Map.of("WEIGHBRIDGE_GRPC_PORT", "4321", "WEIGHBRIDGE_HTTP_PORT", "8765"));
+
+    assertThat(config.grpcPort()).isEqualTo(1234);
+    assertThat(config.httpPort()).isEqualTo(8765);
+  }
+
+  @Test
+  void laterFlagWins() {
+    assertThat(parse("--grpc-port=1", "--grpc-port=2").grpcPort()).isEqualTo(2);
+  }
+
+  @Test
+  void duplicatePluginNamesCollapse() {
+    assertThat(parse("--accepted-plugin-names=a/b,a/b").acceptedPluginNames())
+        .containsExactly("a/b");
+  }
+
+  @ParameterizedTest(name = "{0}={1}")
+  @DisplayName("When a value is invalid, then the message names the flag, the value and the form")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "grpc-port|x|a TCP port from 0 to 65535",
+        "grpc-port|-1|a TCP port from 0 to 65535",
+        "grpc-port|65536|a TCP port from 0 to 65535",
+        "http-port|''|a TCP port from 0 to 65535",
+        "http-port|80.5|a TCP port from 0 to 65535",
+        "bind-address|''|an IP address or host name",
+        "bind-address|a b|an IP address or host name",
+        "kubeconfig|/nonexistent/kubeconfig|a readable kubeconfig file",
+        "accepted-plugin-names|''|<org>/<name>",
+        "accepted-plugin-names|gatewayAPI|<org>/<name>",
+        "accepted-plugin-names|a/b,,c/d|<org>/<name>",
+        "accepted-plugin-names|a/b/c|<org>/<name>",
+        "log-format|xml|one of text, json",
+        "log-level|verbose|one of trace, debug, info, warn, error",
+        "call-timeout|14|a positive duration",
+        "call-timeout|0s|a positive duration",
+        "call-timeout|-1s|a positive duration",
+        "call-timeout|1.5s|a positive duration",
+        "call-timeout|PT14S|a positive duration",
+        "shutdown-grace|10 s|a duration",
+        "shutdown-grace|soon|a duration",
+        "max-message-size|16MB|a size from 1KiB to 2047MiB",
+        "max-message-size|1023|a size from 1KiB to 2047MiB",
+        "max-message-size|2048MiB|a size from 1KiB to 2047MiB",
+        "max-message-size|-5|a size from 1KiB to 2047MiB",
+      })
+  void invalidValues(String flag, String value, String expected) {
+    assertThatThrownBy(() -> parse("--" + flag + "=" + value))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("--" + flag + ": invalid value '" + value + "': expected ")
+        .hasMessageContaining(expected);
+  }
+
+  @Test
+  @DisplayName("When an environment value is invalid, then the message names the variable")
+  void invalidEnvironmentValue() {
+    assertThatThrownBy(
+            () -> ServerConfig.parse(new String[0], Map.of("WEIGHBRIDGE_CALL_TIMEOUT", "forever")))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith(
+            "WEIGHBRIDGE_CALL_TIMEOUT (--call-timeout): invalid value 'forever': expected a"
+                + " positive duration");
+  }
+
+  @Test
+  void unknownFlag() {
+    assertThatThrownBy(() -> parse("--grpc-prot=1"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("unknown flag --grpc-prot; run with --help to list the flags");
+  }
+
+  @Test
+  void positionalArgument() {
+    assertThatThrownBy(() -> parse("9090"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("unexpected argument '9090'");
+    assertThatThrownBy(() -> parse("--"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("unexpected argument '--'");
+  }
+
+  @Test
+  void flagWithoutValue() {
+    assertThatThrownBy(() -> parse("--grpc-port"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessage("--grpc-port needs a value, e.g. --grpc-port=9090");
+  }
+
+  @Test
+  void helpIsRecognisedAndLeftToMain() {
+    assertThat(ServerConfig.helpRequested(new String[] {"--grpc-port=1", "--help"})).isTrue();
+    assertThat(ServerConfig.helpRequested(new String[] {"-h"})).isTrue();
+    assertThat(ServerConfig.helpRequested(new String[] {"--grpc-port=1"})).isFalse();
+    assertThat(parse("--help")).isEqualTo(ServerConfig.defaults());
+  }
+
+  @Test
+  @DisplayName("When --help is asked, then every flag, its variable and default are listed")
+  void usageListsEveryFlag() {
+    String usage = ServerConfig.usage();
+
+    for (String key : ServerConfig.defaults().effectiveValues().keySet()) {
+      assertThat(usage).contains("--" + key);
+    }
+    assertThat(usage)
+        .contains("env WEIGHBRIDGE_GRPC_PORT, default \"9090\"")
+        .contains("env WEIGHBRIDGE_MAX_MESSAGE_SIZE, default \"16MiB\"")
+        .contains("--help");
+  }
+
+  @Test
+  void effectiveValuesAreWrittenAsTheFlagsAre() {
+    assertThat(parse("--call-timeout=1500ms", "--max-message-size=3000").effectiveValues())
+        .containsEntry("grpc-port", "9090")
+        .containsEntry("kubeconfig", "(in-cluster or default)")
+        .containsEntry("accepted-plugin-names", "weighbridge/gateway-api,argoproj-labs/gatewayAPI")
+        .containsEntry("log-format", "text")
+        .containsEntry("log-level", "info")
+        .containsEntry("call-timeout", "1500ms")
+        .containsEntry("shutdown-grace", "10s")
+        .containsEntry("max-message-size", "3000");
+  }
+
+  @Test
+  void recordCopiesThePluginNames() {
+    var names = new java.util.ArrayList<>(List.of("a/b"));
+    ServerConfig config =
+        new ServerConfig(
+            0,
+            0,
+            "x",
+            Optional.empty(),
+            names,
+            LogFormat.TEXT,
+            LogLevel.INFO,
+            Duration.ofSeconds(1),
+            Duration.ZERO,
+            1024);
+    names.add("c/d");
+
+    assertThat(config.acceptedPluginNames()).containsExactly("a/b");
+  }
+}
