@@ -27,6 +27,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Predicate;
+import java.util.function.Supplier;
 
 /**
  * A {@link TrafficRouter} that records every call with all its arguments and answers as the
@@ -48,6 +49,10 @@ import java.util.function.Predicate;
  *       answers Verified when the desired weight is n and NotVerified otherwise.
  *   <li>{@value #DELAY_PREFIX}{@code <method>: "<millis>"} delays the answer, to exercise
  *       deadlines.
+ *   <li>{@value #RENDEZVOUS_PREFIX}{@code <method>: "<group>/<n>"} holds each call of the group
+ *       until n of them are in the domain at the same time, or fails after {@link
+ *       #RENDEZVOUS_TIMEOUT}: this proves without any timing that calls overlap all the way from
+ *       Argo's client.
  * </ul>
  *
  * Without a script every call succeeds and VerifyWeight answers Verified. InitPlugin, which carries
@@ -201,11 +206,7 @@ public final class RecordingTrafficRouter implements TrafficRouter {
   }
 
   private <T> T answer(
-      String method,
-      Caller caller,
-      Rollout rollout,
-      Map<String, Object> args,
-      java.util.function.Supplier<T> result) {
+      String method, Caller caller, Rollout rollout, Map<String, Object> args, Supplier<T> result) {
     Map<String, Object> answer = new LinkedHashMap<>();
     try {
       rendezvous(rollout, method);
