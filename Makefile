@@ -42,8 +42,9 @@ java-test: controlplane
 connector-test:
 	cd connector && $(GO) vet ./... && $(GO) test -count=1 ./...
 
+## conformance: Argo's own plugin client -> connector -> plugin-server with a recording router (e2e/README.md)
 conformance: build
-	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
+	cd e2e/conformance && $(GO) vet ./... && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) test -count=1 -v ./...
 
 ## run: start plugin-server on its defaults (gRPC :9090, HTTP :8080; ARGS=--help lists the flags)
@@ -53,10 +54,10 @@ run: java
 	$(JAVA_HOME)/bin/java -XX:+AutoCreateSharedArchive -Xlog:cds=off \
 	  -XX:SharedArchiveFile=$(ROOT)/plugin-server/target/plugin-server.jsa -jar $(SERVER_JAR) $(ARGS)
 
-## bench: print latency/throughput/memory numbers
+## bench: print latency/throughput/memory numbers (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m"; see e2e/README.md)
 bench: build
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench
+	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench $(BENCH_ARGS)
 
 ## fmt: format Java sources (google-java-format) and Go sources
 fmt:
