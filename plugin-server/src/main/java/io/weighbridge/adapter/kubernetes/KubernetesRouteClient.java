@@ -1,6 +1,8 @@
 package io.weighbridge.adapter.kubernetes;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
@@ -185,6 +187,9 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
   private final Settings settings;
   private final ApiCallRecorder recorder;
   private final KubernetesSerialization serialization;
+  // fabric8 8 serializes with Jackson 3; the domain speaks Jackson 2 JsonNode. JSON text bridges
+  // the two exactly (a route is a few KB).
+  private final ObjectMapper json = new ObjectMapper();
   private final RouteApiDiscovery discovery;
   private final Map<CacheKey, RouteCache> caches = new ConcurrentHashMap<>();
   private final Map<RouteId, Set<Subscription>> subscriptions = new ConcurrentHashMap<>();
@@ -343,15 +348,15 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
       services.remove(key);
       return Optional.empty();
     }
-    JsonNode json = serialization.convertValue(svc, JsonNode.class);
+    JsonNode svcJson = toJson(svc);
     if (services.size() >= MAX_CACHED_SERVICES) {
       services.values().removeIf(s -> now - s.expiresAtNanos() >= 0);
       if (services.size() >= MAX_CACHED_SERVICES) {
         services.clear();
       }
     }
-    services.put(key, new CachedService(json, now + settings.serviceCacheTtl().toNanos()));
-    return Optional.of(json.deepCopy());
+    services.put(key, new CachedService(svcJson, now + settings.serviceCacheTtl().toNanos()));
+    return Optional.of(svcJson.deepCopy());
   }
 
   @Override
@@ -758,7 +763,11 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
       }
       patch.add(op);
     }
-    return serialization.asJson(patch);
+    try {
+      return json.writeValueAsString(patch);
+    } catch (JsonProcessingException e) {
+      throw new IllegalArgumentException("the planner's patch cannot be written as JSON", e);
+    }
   }
 
   private ObservedRoute observe(RouteCache cache, GenericKubernetesResource r) {
@@ -772,7 +781,15 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
         r.getApiVersion(),
         meta.getGeneration() == null ? 0 : meta.getGeneration(),
         meta.getResourceVersion(),
-        serialization.convertValue(r, JsonNode.class));
+        toJson(r));
+  }
+
+  private JsonNode toJson(GenericKubernetesResource r) {
+    try {
+      return json.readTree(serialization.asJson(r));
+    } catch (JsonProcessingException e) {
+      throw new IllegalStateException("fabric8 produced JSON that Jackson cannot read", e);
+    }
   }
 
   private static boolean hasLabels(GenericKubernetesResource r, Map<String, String> matchLabels) {
