@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector test unit-test java-test connector-test conformance run bench clean fmt generate
+.PHONY: build java connector controlplane test unit-test java-test connector-test conformance run bench clean fmt generate
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -29,10 +29,14 @@ connector:
 	cd connector && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
 	  -o $(CONNECTOR) .
 
+## controlplane: build (or find cached) the kube-apiserver and etcd the integration tests run
+controlplane:
+	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh
+
 ## test: every test: formatting, Java unit + integration tests, connector vet + unit tests, conformance
 test: connector-test java-test conformance
 
-java-test:
+java-test: controlplane
 	$(MVN) verify
 
 connector-test:

@@ -1,0 +1,203 @@
+package io.weighbridge.testkit;
+
+import io.fabric8.kubernetes.api.model.APIResource;
+import io.fabric8.kubernetes.api.model.APIResourceList;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionVersion;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The CRD bundles in the shared folder ({@code shared/crds/<bundle>.yaml}, e.g. {@code
+ * gateway-api-v1.5.1-experimental} or {@code argo-rollouts-v1.9.1-crds}) and how to install them.
+ */
+public final class Crds {
+  /** The Gateway API bundle most tests use: the current release with its experimental kinds. */
+  public static final String GATEWAY_API_LATEST = "gateway-api-v1.5.1-experimental";
+
+  /** The Argo Rollouts CRDs of the Argo version Weighbridge is tested with. */
+  public static final String ARGO_ROLLOUTS = "argo-rollouts-v1.9.1-crds";
+
+  /** Owner of the fields this kit applies, as shown in managedFields. */
+  static final String FIELD_MANAGER = "weighbridge-testkit";
+
+  private static final Logger log = LoggerFactory.getLogger(Crds.class);
+
+  private final Path dir;
+
+  /** Bundles in {@code dir}, a folder of {@code <bundle>.yaml} files. */
+  public Crds(Path dir) {
+    if (!Files.isDirectory(dir)) {
+      throw new ControlPlaneException("CRD folder " + dir + " does not exist");
+    }
+    this.dir = dir;
+  }
+
+  /**
+   * The shared CRD folder: {@code $WEIGHBRIDGE_SHARED/crds}, else {@code shared/crds} beside the
+   * checkout.
+   */
+  public static Crds locate() {
+    return new Crds(Checkout.sharedDir(System.getenv(), Path.of("")).resolve("crds"));
+  }
+
+  /** The folder holding the bundles. */
+  public Path dir() {
+    return dir;
+  }
+
+  /** Names of the available bundles, sorted. */
+  public List<String> bundles() {
+    try (Stream<Path> files = Files.list(dir)) {
+      return files
+          .map(file -> file.getFileName().toString())
+          .filter(name -> name.endsWith(".yaml"))
+          .map(name -> name.substring(0, name.length() - ".yaml".length()))
+          .sorted()
+          .toList();
+    } catch (IOException e) {
+      throw new ControlPlaneException("cannot list " + dir + ": " + e.getMessage(), e);
+    }
+  }
+
+  /**
+   * The file of {@code bundle}; a clear error names the available bundles when it does not exist.
+   */
+  public Path bundle(String bundle) {
+    Path file = dir.resolve(bundle + ".yaml");
+    if (!Files.isRegularFile(file)) {
+      throw new ControlPlaneException(
+          "no CRD bundle '" + bundle + "' in " + dir + "; available: " + bundles());
+    }
+    return file;
+  }
+
+  /** {@link #install(KubernetesClient, String, Duration)} waiting up to 60 s. */
+  public List<CustomResourceDefinition> install(KubernetesClient client, String bundle) {
+    return install(client, bundle, Duration.ofSeconds(60));
+  }
+
+  /**
+   * Server-side applies every CRD of {@code bundle} and returns once each is Established and every
+   * served version's resource is listed by API discovery, so clients can use the new kinds right
+   * away.
+   */
+  public List<CustomResourceDefinition> install(
+      KubernetesClient client, String bundle, Duration timeout) {
+    long started = System.nanoTime();
+    long deadline = started + timeout.toNanos();
+    List<CustomResourceDefinition> crds = read(client, bundle);
+    for (CustomResourceDefinition crd : crds) {
+      client.resource(crd).fieldManager(FIELD_MANAGER).forceConflicts().serverSideApply();
+    }
+    List<CustomResourceDefinition> established = new ArrayList<>();
+    for (CustomResourceDefinition crd : crds) {
+      established.add(
+          client
+              .apiextensions()
+              .v1()
+              .customResourceDefinitions()
+              .withName(crd.getMetadata().getName())
+              .waitUntilCondition(
+                  Crds::isEstablished, remainingMillis(deadline), TimeUnit.MILLISECONDS));
+    }
+    for (CustomResourceDefinition crd : established) {
+      awaitDiscoverable(client, crd, deadline, timeout);
+    }
+    log.info(
+        "installed {} CRDs of {} in {} ms",
+        crds.size(),
+        bundle,
+        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
+    return established;
+  }
+
+  private List<CustomResourceDefinition> read(KubernetesClient client, String bundle) {
+    Path file = bundle(bundle);
+    List<HasMetadata> items;
+    try (InputStream in = Files.newInputStream(file)) {
+      items = client.load(in).items();
+    } catch (IOException e) {
+      throw new ControlPlaneException("cannot read " + file + ": " + e.getMessage(), e);
+    }
+    List<CustomResourceDefinition> crds = new ArrayList<>();
+    for (HasMetadata item : items) {
+      if (!(item instanceof CustomResourceDefinition crd)) {
+        throw new ControlPlaneException(
+            file
+                + " holds a "
+                + item.getKind()
+                + " ("
+                + item.getMetadata().getName()
+                + "); a CRD bundle may hold only apiextensions.k8s.io/v1 CustomResourceDefinitions");
+      }
+      crds.add(crd);
+    }
+    if (crds.isEmpty()) {
+      throw new ControlPlaneException(file + " holds no CustomResourceDefinition");
+    }
+    return crds;
+  }
+
+  private static boolean isEstablished(CustomResourceDefinition crd) {
+    return crd != null
+        && crd.getStatus() != null
+        && crd.getStatus().getConditions() != null
+        && crd.getStatus().getConditions().stream()
+            .anyMatch(c -> "Established".equals(c.getType()) && "True".equals(c.getStatus()));
+  }
+
+  private static void awaitDiscoverable(
+      KubernetesClient client, CustomResourceDefinition crd, long deadline, Duration timeout) {
+    String group = crd.getSpec().getGroup();
+    String plural = crd.getSpec().getNames().getPlural();
+    for (CustomResourceDefinitionVersion version : crd.getSpec().getVersions()) {
+      if (!Boolean.TRUE.equals(version.getServed())) {
+        continue;
+      }
+      String groupVersion = group + "/" + version.getName();
+      while (!discovers(client, groupVersion, plural)) {
+        if (System.nanoTime() > deadline) {
+          throw new ControlPlaneException(
+              plural
+                  + "."
+                  + groupVersion
+                  + " is Established but API discovery did not list it within "
+                  + timeout.toSeconds()
+                  + " s; check the API server's log");
+        }
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+      }
+    }
+  }
+
+  private static boolean discovers(KubernetesClient client, String groupVersion, String plural) {
+    try {
+      APIResourceList resources = client.getApiResources(groupVersion);
+      return resources != null
+          && resources.getResources().stream().map(APIResource::getName).anyMatch(plural::equals);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404 || e.getCode() == 503) {
+        return false;
+      }
+      throw e;
+    }
+  }
+
+  private static long remainingMillis(long deadline) {
+    return Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
+  }
+}
