@@ -20,6 +20,16 @@ public interface RouteClient {
    */
   Optional<String> apiVersion(RouteKind kind);
 
+  /**
+   * Whether the schema the cluster serves for {@code kind} (in the version {@link
+   * #apiVersion(RouteKind)} returns) has the field {@code fieldPath}. The engine asks before it
+   * writes an optional field that older or standard-channel CRDs lack, because the API server
+   * silently prunes unknown fields. {@code fieldPath} is dot-separated from the object root, with
+   * {@code []} stepping into array items, e.g. {@code spec.rules[].name} or {@code
+   * spec.rules[].filters[].requestMirror.percent}. False when the kind is not served.
+   */
+  boolean servesField(RouteKind kind, String fieldPath);
+
   /** The route as last seen, or empty when it does not exist. */
   Optional<ObservedRoute> get(RouteId id);
 
