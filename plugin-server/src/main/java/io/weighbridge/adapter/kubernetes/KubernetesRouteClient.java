@@ -86,6 +86,25 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
           .withNamespaced(true)
           .build();
 
+  private static final ResourceDefinitionContext CRDS =
+      new ResourceDefinitionContext.Builder()
+          .withGroup("apiextensions.k8s.io")
+          .withVersion("v1")
+          .withKind("CustomResourceDefinition")
+          .withPlural("customresourcedefinitions")
+          .withNamespaced(false)
+          .build();
+
+  /**
+   * JSON patch; fields the served schema does not know fail the request instead of being silently
+   * pruned (the engine asks {@link #servesField} first; this catches a CRD changed since).
+   */
+  private static final PatchContext PATCH =
+      new PatchContext.Builder()
+          .withPatchType(PatchType.JSON)
+          .withFieldValidation("Strict")
+          .build();
+
   private static final int MAX_CACHED_SERVICES = 1024;
   private static final Pattern RBAC_DENIAL = Pattern.compile("cannot [a-z]+ resource \"");
 
@@ -113,6 +132,9 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
    * @param maxPatchAttempts attempts of one patch when the route keeps changing under us
    * @param patchRetryBudget the time all attempts of one patch may take together
    * @param serviceCacheTtl how long a Service read from the API server is reused
+   * @param schemaCacheTtl how long a route CRD's schema (for {@link #servesField}) is reused; a
+   *     field that disappears within that time makes the next write fail loudly (patches are sent
+   *     with strict field validation) instead of being pruned
    */
   public record Settings(
       InformerScope scope,
@@ -120,7 +142,8 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
       Duration rediscoveryInterval,
       int maxPatchAttempts,
       Duration patchRetryBudget,
-      Duration serviceCacheTtl) {
+      Duration serviceCacheTtl,
+      Duration schemaCacheTtl) {
 
     /** Validates the settings. */
     public Settings {
@@ -129,6 +152,7 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
       requireNotNegative(rediscoveryInterval, "rediscoveryInterval");
       requireNotNegative(patchRetryBudget, "patchRetryBudget");
       requireNotNegative(serviceCacheTtl, "serviceCacheTtl");
+      requireNotNegative(schemaCacheTtl, "schemaCacheTtl");
       if (maxPatchAttempts < 1) {
         throw new IllegalArgumentException(
             "maxPatchAttempts must be at least 1, got " + maxPatchAttempts);
@@ -137,7 +161,7 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
 
     /**
      * Cluster-wide informers; 15 s to sync; rediscovery at most every 30 s; 5 patch attempts within
-     * 5 s; Services reused for 10 s.
+     * 5 s; Services reused for 10 s, CRD schemas for 60 s.
      */
     public static Settings defaults() {
       return new Settings(
@@ -146,7 +170,8 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
           Duration.ofSeconds(30),
           5,
           Duration.ofSeconds(5),
-          Duration.ofSeconds(10));
+          Duration.ofSeconds(10),
+          Duration.ofSeconds(60));
     }
 
     /** The same settings with another informer scope. */
@@ -157,13 +182,20 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
           rediscoveryInterval,
           maxPatchAttempts,
           patchRetryBudget,
-          serviceCacheTtl);
+          serviceCacheTtl,
+          schemaCacheTtl);
     }
 
     /** The same settings with another rediscovery interval. */
     public Settings withRediscoveryInterval(Duration interval) {
       return new Settings(
-          scope, initialSyncTimeout, interval, maxPatchAttempts, patchRetryBudget, serviceCacheTtl);
+          scope,
+          initialSyncTimeout,
+          interval,
+          maxPatchAttempts,
+          patchRetryBudget,
+          serviceCacheTtl,
+          schemaCacheTtl);
     }
 
     private static void requireNotNegative(Duration d, String name) {
@@ -183,6 +215,8 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
 
   private record CachedService(JsonNode json, long expiresAtNanos) {}
 
+  private record CachedSchema(String apiVersion, Optional<JsonNode> schema, long expiresAtNanos) {}
+
   private final KubernetesClient client;
   private final Settings settings;
   private final ApiCallRecorder recorder;
@@ -194,6 +228,7 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
   private final Map<CacheKey, RouteCache> caches = new ConcurrentHashMap<>();
   private final Map<RouteId, Set<Subscription>> subscriptions = new ConcurrentHashMap<>();
   private final Map<String, CachedService> services = new ConcurrentHashMap<>();
+  private final Map<RouteKind, CachedSchema> schemas = new ConcurrentHashMap<>();
   private final ExecutorService listenerExecutor;
   private volatile boolean closed;
 
@@ -251,6 +286,54 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
   }
 
   @Override
+  public boolean servesField(RouteKind kind, String fieldPath) {
+    Objects.requireNonNull(kind, "kind");
+    Objects.requireNonNull(fieldPath, "fieldPath");
+    Optional<RouteApiDiscovery.Served> served = discovery.resolve(kind);
+    if (served.isEmpty()) {
+      return false;
+    }
+    return schema(served.get()).map(s -> CrdSchemas.hasField(s, fieldPath)).orElse(false);
+  }
+
+  /** The served version's schema from the route's CRD, read with one GET per TTL. */
+  private Optional<JsonNode> schema(RouteApiDiscovery.Served served) {
+    long now = System.nanoTime();
+    CachedSchema cached = schemas.get(served.kind());
+    if (cached != null
+        && cached.apiVersion().equals(served.apiVersion())
+        && now - cached.expiresAtNanos() < 0) {
+      return cached.schema();
+    }
+    String crdName = served.context().getPlural() + "." + RouteKind.GROUP;
+    GenericKubernetesResource crd =
+        call(
+            Verb.GET,
+            new Request(
+                "get",
+                "customresourcedefinitions",
+                "apiextensions.k8s.io",
+                null,
+                "CustomResourceDefinition " + crdName),
+            () -> client.genericKubernetesResources(CRDS).withName(crdName).get());
+    Optional<JsonNode> schema =
+        crd == null
+            ? Optional.empty()
+            : CrdSchemas.schemaOf(toJson(crd), served.context().getVersion());
+    if (schema.isEmpty()) {
+      LOG.warn(
+          "no schema for {} in CustomResourceDefinition {}: treating every optional field as"
+              + " unsupported",
+          served.apiVersion(),
+          crdName);
+    }
+    schemas.put(
+        served.kind(),
+        new CachedSchema(served.apiVersion(), schema, now + settings.schemaCacheTtl().toNanos()));
+    return schema;
+  }
+
+  @Override
   public Optional<ObservedRoute> get(RouteId id) {
     Objects.requireNonNull(id, "id");
     return cacheFor(id.kind(), id.namespace())
@@ -295,11 +378,11 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
       String body = patchBody(current, ops);
       try {
         recorder.record(Verb.PATCH, cache.served().context().getPlural());
-        GenericKubernetesResource patched = resource.patch(PatchContext.of(PatchType.JSON), body);
+        GenericKubernetesResource patched = resource.patch(PATCH, body);
         cache.remember(patched);
         return observe(cache, patched);
       } catch (KubernetesClientException e) {
-        if (!isStaleResourceVersion(e)) {
+        if (!isPreconditionFailure(e)) {
           throw translate(e, patchRequest);
         }
         long backoffNanos = backoffNanos(attempt);
@@ -604,10 +687,12 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
   }
 
   /**
-   * Whether a patch failed only because the object changed since we read it: our {@code test} of
-   * metadata.resourceVersion failed (422) or the server saw a write conflict (409).
+   * Whether a patch failed only because the object changed since the planner saw it: a {@code test}
+   * operation failed (ours on metadata.resourceVersion or one of the planner's guards; the API
+   * server answers 422 "testing value ... failed") or the server saw a write conflict (409).
+   * Validation and admission refusals are also 422/400/403 but never carry that phrase.
    */
-  private static boolean isStaleResourceVersion(KubernetesClientException e) {
+  private static boolean isPreconditionFailure(KubernetesClientException e) {
     if (e.getCode() == 409) {
       return true;
     }
@@ -615,7 +700,7 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
       return false;
     }
     String text = serverMessage(e).toLowerCase(java.util.Locale.ROOT);
-    return text.contains("/metadata/resourceversion") && text.contains("test");
+    return text.contains("testing value") && text.contains("failed");
   }
 
   /** Maps every API failure to the domain's exceptions; the one place that does so. */

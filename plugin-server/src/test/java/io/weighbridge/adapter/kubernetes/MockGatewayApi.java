@@ -85,6 +85,11 @@ final class MockGatewayApi {
         + name;
   }
 
+  /** The path our adapter PATCHes one route at (it asks for strict field validation). */
+  static String patchPath(String version, String kind, String namespace, String name) {
+    return path(version, kind, namespace, name) + "?fieldValidation=Strict";
+  }
+
   /** A Kubernetes Status failure body. */
   static Status failure(int code, String reason, String message) {
     return new StatusBuilder()
