@@ -105,6 +105,10 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
           .withFieldValidation("Strict")
           .build();
 
+  /** kube-apiserver's whole message when a JSON patch {@code test} operation fails. */
+  private static final String TEST_FAILED =
+      "the server rejected our request due to an error in our request";
+
   private static final int MAX_CACHED_SERVICES = 1024;
   private static final Pattern RBAC_DENIAL = Pattern.compile("cannot [a-z]+ resource \"");
 
@@ -687,20 +691,25 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
   }
 
   /**
-   * Whether a patch failed only because the object changed since the planner saw it: a {@code test}
-   * operation failed (ours on metadata.resourceVersion or one of the planner's guards; the API
-   * server answers 422 "testing value ... failed") or the server saw a write conflict (409).
-   * Validation and admission refusals are also 422/400/403 but never carry that phrase.
+   * Whether a patch failed only because the object changed since the planner saw it: the server saw
+   * a write conflict (409), or a {@code test} operation failed (ours on metadata.resourceVersion or
+   * one of the planner's guards). For the latter kube-apiserver (seen on 1.34) answers 422 with
+   * only its generic text {@value #TEST_FAILED}: no field, no object, no causes. Validation,
+   * ValidatingAdmissionPolicy and webhook refusals always say what they refused, so they never
+   * match. Older servers that put json-patch's own words ("testing value ... failed") in the
+   * message are recognised too.
    */
   private static boolean isPreconditionFailure(KubernetesClientException e) {
     if (e.getCode() == 409) {
       return true;
     }
-    if (e.getCode() != 422) {
+    if (e.getCode() != 422 || e.getStatus() == null) {
       return false;
     }
-    String text = serverMessage(e).toLowerCase(java.util.Locale.ROOT);
-    return text.contains("testing value") && text.contains("failed");
+    String message = String.valueOf(e.getStatus().getMessage());
+    String lower = message.toLowerCase(java.util.Locale.ROOT);
+    return message.equals(TEST_FAILED)
+        || (lower.contains("testing value") && lower.contains("failed"));
   }
 
   /** Maps every API failure to the domain's exceptions; the one place that does so. */

@@ -62,10 +62,7 @@ class KubernetesRouteClientTest {
   }
 
   private GenericKubernetesResource create(GenericKubernetesResource route) {
-    return client
-        .genericKubernetesResources(MockGatewayApi.context(route.getApiVersion(), route.getKind()))
-        .resource(route)
-        .create();
+    return RouteFixtures.create(client, route);
   }
 
   /** The last PATCH the mock server received. */
@@ -89,7 +86,7 @@ class KubernetesRouteClientTest {
             + canary
             + "}]";
     return client
-        .genericKubernetesResources(MockGatewayApi.context(V1, "HTTPRoute"))
+        .genericKubernetesResources(RouteFixtures.context(V1, "HTTPRoute"))
         .inNamespace(NS)
         .withName(name)
         .patch(PatchContext.of(PatchType.JSON), patch);
@@ -185,7 +182,7 @@ class KubernetesRouteClientTest {
     JsonNode stored =
         RouteFixtures.toJson(
             client
-                .genericKubernetesResources(MockGatewayApi.context(V1, "HTTPRoute"))
+                .genericKubernetesResources(RouteFixtures.context(V1, "HTTPRoute"))
                 .inNamespace(NS)
                 .withName("extended")
                 .get());
@@ -208,7 +205,7 @@ class KubernetesRouteClientTest {
         .andReturn(
             422,
             MockGatewayApi.failure(
-                422, "Invalid", "testing value /metadata/resourceVersion failed: test failed"))
+                422, "Invalid", "the server rejected our request due to an error in our request"))
         .once();
     AtomicInteger plans = new AtomicInteger();
 
@@ -323,17 +320,33 @@ class KubernetesRouteClientTest {
   @Test
   @DisplayName("When the API server fails, then the caller learns it is unavailable")
   void serverError() {
-    routes.get(WEB);
     server
         .expect()
         .patch()
         .withPath(MockGatewayApi.patchPath("v1", "HTTPRoute", NS, "web"))
         .andReturn(503, MockGatewayApi.failure(503, "ServiceUnavailable", "etcd is down"))
         .always();
-
-    assertThatThrownBy(() -> routes.patch(WEB, current -> setWeights(80, 20)))
-        .isInstanceOf(UnavailableException.class)
-        .hasMessageContaining("etcd is down");
+    // fabric8 itself retries 5xx; without retries the test need not wait for them.
+    var settings = KubernetesClients.Settings.defaults();
+    try (KubernetesClient noRetries =
+            KubernetesClients.create(
+                client.getConfiguration(),
+                new KubernetesClients.Settings(
+                    settings.kubeconfig(),
+                    settings.context(),
+                    settings.requestTimeout(),
+                    settings.connectTimeout(),
+                    0,
+                    settings.retryBackoff(),
+                    settings.maxConcurrentRequestsPerHost()));
+        var adapter =
+            new KubernetesRouteClient(
+                noRetries, KubernetesRouteClient.Settings.defaults(), calls)) {
+      assertThatThrownBy(() -> adapter.patch(WEB, current -> setWeights(80, 20)))
+          .isInstanceOf(UnavailableException.class)
+          .hasMessageContaining("HTTP 503")
+          .hasMessageContaining("etcd is down");
+    }
   }
 
   @Test

@@ -7,7 +7,6 @@ import io.fabric8.kubernetes.api.model.GroupVersionForDiscovery;
 import io.fabric8.kubernetes.api.model.Status;
 import io.fabric8.kubernetes.api.model.StatusBuilder;
 import io.fabric8.kubernetes.client.dsl.base.CustomResourceDefinitionContext;
-import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -99,17 +98,6 @@ final class MockGatewayApi {
         .withCode(code)
         .withReason(reason)
         .withMessage(message)
-        .build();
-  }
-
-  /** fabric8's description of a route kind, for calls that bypass discovery. */
-  static ResourceDefinitionContext context(String apiVersion, String kind) {
-    return new ResourceDefinitionContext.Builder()
-        .withGroup(RouteFixtures.GROUP)
-        .withVersion(apiVersion.substring(apiVersion.indexOf('/') + 1))
-        .withKind(kind)
-        .withPlural(plural(kind))
-        .withNamespaced(true)
         .build();
   }
 

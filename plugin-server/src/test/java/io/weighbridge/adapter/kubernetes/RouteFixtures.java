@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.weighbridge.domain.routing.ObservedRoute;
 import java.util.List;
@@ -53,6 +54,43 @@ final class RouteFixtures {
     spec.putArray("parentRefs").addObject().put("name", "gateway");
     backends(spec.putArray("rules").addObject(), 100, 0);
     return resource(route);
+  }
+
+  /**
+   * Like {@link #httpRoute} with a CORS filter, plus two fields of Gateway API v1.2+ experimental:
+   * a rule name and session persistence with an idle timeout (a field fabric8 8.0.0's typed model
+   * lacks).
+   */
+  static GenericKubernetesResource extendedHttpRoute(
+      String apiVersion, String namespace, String name) {
+    ObjectNode json = (ObjectNode) toJson(httpRoute(apiVersion, namespace, name, Map.of(), true));
+    ObjectNode rule = (ObjectNode) json.at("/spec/rules/0");
+    rule.put("name", "main");
+    rule.putObject("sessionPersistence")
+        .put("sessionName", "shop-session")
+        .put("type", "Cookie")
+        .put("idleTimeout", "30m");
+    return resource(json);
+  }
+
+  /** Creates {@code route} through {@code client} (as a third party would). */
+  static GenericKubernetesResource create(
+      io.fabric8.kubernetes.client.KubernetesClient client, GenericKubernetesResource route) {
+    return client
+        .genericKubernetesResources(context(route.getApiVersion(), route.getKind()))
+        .resource(route)
+        .create();
+  }
+
+  /** fabric8's description of a route kind, for calls that bypass discovery. */
+  static ResourceDefinitionContext context(String apiVersion, String kind) {
+    return new ResourceDefinitionContext.Builder()
+        .withGroup(GROUP)
+        .withVersion(apiVersion.substring(apiVersion.indexOf('/') + 1))
+        .withKind(kind)
+        .withPlural(kind.toLowerCase(java.util.Locale.ROOT) + "s")
+        .withNamespaced(true)
+        .build();
   }
 
   /** A copy of {@code route} with {@code field} set to {@code value} at the top of its spec. */
