@@ -45,7 +45,8 @@ final class RouteApiDiscovery {
   private final long minIntervalNanos;
   private final LongSupplier nanoTime;
 
-  private Map<RouteKind, Served> served = Map.of();
+  // Read without the lock on the fast path (a known kind); replaced whole, never mutated.
+  private volatile Map<RouteKind, Served> served = Map.of();
   private long discoveredAt;
   private boolean discovered;
 
@@ -61,7 +62,12 @@ final class RouteApiDiscovery {
    *
    * @throws io.weighbridge.domain.WeighbridgeException when discovery fails (from the source)
    */
-  synchronized Optional<Served> resolve(RouteKind kind) {
+  Optional<Served> resolve(RouteKind kind) {
+    Served known = served.get(kind);
+    return known != null ? Optional.of(known) : resolveSlowly(kind);
+  }
+
+  private synchronized Optional<Served> resolveSlowly(RouteKind kind) {
     Served known = served.get(kind);
     if (known != null) {
       return Optional.of(known);
