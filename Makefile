@@ -61,6 +61,11 @@ fmt:
 	cd connector && $(GO) fmt ./...
 	cd e2e/conformance && $(GO) fmt ./...
 
+## generate: regenerate the connector's Go stubs from the proto (Maven fetches the pinned protoc first)
+generate:
+	$(MVN) -q -pl proto generate-sources
+	GO=$(GO) connector/hack/generate.sh
+
 clean:
 	$(MVN) -q clean
 	rm -rf connector/bin

@@ -63,10 +63,11 @@ GO=${GO:-$(command -v go || true)}
 }
 
 tmp=$(mktemp -d "$root/.tmp-$key.XXXXXX")
+chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
-log "building kube-apiserver and etcd (key $key) with $("$GO" version); the first build downloads modules and" \
-  "compiles for several minutes, later ones come from the cache"
+log "building kube-apiserver and etcd (key $key) with $("$GO" version); with cold Go caches this downloads modules" \
+  "and compiles for several minutes"
 start=$SECONDS
 
 # Stamp the Kubernetes version the way its own build does, so /version reports v1.34.1 rather than v0.0.0-master.

@@ -7,14 +7,21 @@ import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionVersion;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
 import java.util.stream.Stream;
 import org.slf4j.Logger;
@@ -85,23 +92,35 @@ public final class Crds {
     return file;
   }
 
-  /** {@link #install(KubernetesClient, String, Duration)} waiting up to 60 s. */
+  /** {@link #install(KubernetesClient, Collection, Duration)} of one bundle, waiting up to 60 s. */
   public List<CustomResourceDefinition> install(KubernetesClient client, String bundle) {
-    return install(client, bundle, Duration.ofSeconds(60));
+    return install(client, read(bundle), Duration.ofSeconds(60));
   }
 
   /**
-   * Server-side applies every CRD of {@code bundle} and returns once each is Established and every
-   * served version's resource is listed by API discovery, so clients can use the new kinds right
-   * away.
+   * Server-side applies {@code crds} (all at once: the server's per-CRD work overlaps) and returns
+   * once each is Established and every served version's resource is listed by API discovery, so
+   * clients can use the new kinds right away. Returns the CRDs as the server has them.
    */
   public List<CustomResourceDefinition> install(
-      KubernetesClient client, String bundle, Duration timeout) {
+      KubernetesClient client, Collection<CustomResourceDefinition> crds, Duration timeout) {
     long started = System.nanoTime();
     long deadline = started + timeout.toNanos();
-    List<CustomResourceDefinition> crds = read(client, bundle);
-    for (CustomResourceDefinition crd : crds) {
-      client.resource(crd).fieldManager(FIELD_MANAGER).forceConflicts().serverSideApply();
+    try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+      List<Future<CustomResourceDefinition>> applied = new ArrayList<>();
+      for (CustomResourceDefinition crd : crds) {
+        applied.add(
+            pool.submit(
+                () ->
+                    client
+                        .resource(crd)
+                        .fieldManager(FIELD_MANAGER)
+                        .forceConflicts()
+                        .serverSideApply()));
+      }
+      for (Future<CustomResourceDefinition> future : applied) {
+        await(future, deadline);
+      }
     }
     List<CustomResourceDefinition> established = new ArrayList<>();
     for (CustomResourceDefinition crd : crds) {
@@ -118,31 +137,32 @@ public final class Crds {
       awaitDiscoverable(client, crd, deadline, timeout);
     }
     log.info(
-        "installed {} CRDs of {} in {} ms",
+        "installed {} CRDs in {} ms",
         crds.size(),
-        bundle,
         TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started));
     return established;
   }
 
-  private List<CustomResourceDefinition> read(KubernetesClient client, String bundle) {
+  /** The CRDs of {@code bundle}, parsed without a server (so it can overlap with starting one). */
+  public List<CustomResourceDefinition> read(String bundle) {
     Path file = bundle(bundle);
-    List<HasMetadata> items;
+    Object parsed;
     try (InputStream in = Files.newInputStream(file)) {
-      items = client.load(in).items();
-    } catch (IOException e) {
+      parsed = new KubernetesSerialization().unmarshal(in);
+    } catch (IOException | RuntimeException e) {
       throw new ControlPlaneException("cannot read " + file + ": " + e.getMessage(), e);
     }
+    List<?> items = parsed instanceof List<?> list ? list : List.of(parsed);
     List<CustomResourceDefinition> crds = new ArrayList<>();
-    for (HasMetadata item : items) {
+    for (Object item : items) {
       if (!(item instanceof CustomResourceDefinition crd)) {
         throw new ControlPlaneException(
             file
                 + " holds a "
-                + item.getKind()
-                + " ("
-                + item.getMetadata().getName()
-                + "); a CRD bundle may hold only apiextensions.k8s.io/v1 CustomResourceDefinitions");
+                + (item instanceof HasMetadata resource
+                    ? resource.getKind() + " (" + resource.getMetadata().getName() + ")"
+                    : String.valueOf(item))
+                + "; a CRD bundle may hold only apiextensions.k8s.io/v1 CustomResourceDefinitions");
       }
       crds.add(crd);
     }
@@ -150,6 +170,22 @@ public final class Crds {
       throw new ControlPlaneException(file + " holds no CustomResourceDefinition");
     }
     return crds;
+  }
+
+  private static void await(Future<CustomResourceDefinition> applied, long deadline) {
+    try {
+      applied.get(remainingMillis(deadline), TimeUnit.MILLISECONDS);
+    } catch (ExecutionException e) {
+      throw e.getCause() instanceof RuntimeException runtime
+          ? runtime
+          : new ControlPlaneException("applying a CRD failed: " + e.getCause(), e.getCause());
+    } catch (TimeoutException e) {
+      throw new ControlPlaneException(
+          "applying the CRDs took too long; check the API server's log", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new ControlPlaneException("interrupted while applying CRDs", e);
+    }
   }
 
   private static boolean isEstablished(CustomResourceDefinition crd) {

@@ -125,7 +125,13 @@ public final class KubeApiServer implements AutoCloseable {
     this.etcd = etcd;
     this.apiServer = apiServer;
     this.watchdog = startWatchdog(workDir, etcd, apiServer);
-    this.shutdownHook = new Thread(this::stopProcesses, "kube-apiserver-shutdown");
+    this.shutdownHook =
+        new Thread(
+            () -> {
+              stopProcesses();
+              deleteRecursively(workDir);
+            },
+            "kube-apiserver-shutdown");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
     this.kubeconfig = writeKubeconfig(workDir.resolve("admin.kubeconfig"), adminToken);
     this.client = new KubernetesClientBuilder().withConfig(adminConfig()).build();
@@ -317,8 +323,10 @@ public final class KubeApiServer implements AutoCloseable {
       return;
     }
     closed = true;
-    client.close();
+    // Servers first: the client then finds its connections already closed by the peer and shuts
+    // down quietly, where closing it with connections open makes Vert.x log a spurious error.
     stopProcesses();
+    client.close();
     try {
       Runtime.getRuntime().removeShutdownHook(shutdownHook);
     } catch (IllegalStateException e) {
@@ -544,8 +552,9 @@ public final class KubeApiServer implements AutoCloseable {
   }
 
   /**
-   * A shell loop that stops both servers when this JVM disappears without running its shutdown
-   * hooks (killed by a test runner's timeout, say), so no kube-apiserver outlives its test run.
+   * A shell loop that kills both servers and deletes the working directory when this JVM disappears
+   * without running its shutdown hooks (killed by a test runner's timeout, say), so no
+   * kube-apiserver outlives its test run.
    */
   private static Process startWatchdog(Path dir, Process etcd, Process apiServer) {
     return launch(
@@ -553,24 +562,24 @@ public final class KubeApiServer implements AutoCloseable {
         List.of(
             "sh",
             "-c",
-            "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done; kill \"$2\" \"$3\" 2>/dev/null",
+            "while kill -0 \"$1\" 2>/dev/null; do sleep 1; done;"
+                + " kill -9 \"$2\" \"$3\" 2>/dev/null; sleep 1; rm -rf \"$4\"",
             "weighbridge-watchdog",
             Long.toString(ProcessHandle.current().pid()),
             Long.toString(apiServer.pid()),
-            Long.toString(etcd.pid())));
+            Long.toString(etcd.pid()),
+            dir.toString()));
   }
 
+  /** Kills at once: the data is thrown away, and a graceful API server shutdown takes seconds. */
   private static void stop(Process process) {
     if (process == null || !process.isAlive()) {
       return;
     }
-    process.destroy();
+    process.destroyForcibly();
     try {
-      if (!process.waitFor(10, TimeUnit.SECONDS)) {
-        process.destroyForcibly().waitFor(5, TimeUnit.SECONDS);
-      }
+      process.waitFor(10, TimeUnit.SECONDS);
     } catch (InterruptedException e) {
-      process.destroyForcibly();
       Thread.currentThread().interrupt();
     }
   }

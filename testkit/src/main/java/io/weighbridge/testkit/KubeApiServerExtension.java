@@ -1,13 +1,17 @@
 package io.weighbridge.testkit;
 
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import java.lang.reflect.AnnotatedElement;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.extension.ExtensionContext;
@@ -127,18 +131,24 @@ public final class KubeApiServerExtension implements ParameterResolver {
 
   private static KubeApiServer start(CrdSet crdSet) {
     long started = System.nanoTime();
+    if (crdSet.bundles().isEmpty()) {
+      return KubeApiServer.start();
+    }
     Crds crds = Crds.locate();
-    crdSet
-        .bundles()
-        .forEach(crds::bundle); // fail before starting anything when a bundle is misnamed
+    // Fail before starting anything when a bundle is misnamed.
+    crdSet.bundles().forEach(crds::bundle);
+    // Parsing megabytes of CRD YAML takes a while; do it while the server starts.
+    CompletableFuture<List<CustomResourceDefinition>> parsed =
+        CompletableFuture.supplyAsync(
+            () -> crdSet.bundles().stream().flatMap(bundle -> crds.read(bundle).stream()).toList());
     KubeApiServer server = KubeApiServer.start();
     try {
-      for (String bundle : crdSet.bundles()) {
-        crds.install(server.client(), bundle);
-      }
+      crds.install(server.client(), parsed.join(), Duration.ofSeconds(90));
     } catch (RuntimeException e) {
       server.close();
-      throw e;
+      throw e instanceof CompletionException && e.getCause() instanceof RuntimeException cause
+          ? cause
+          : e;
     }
     log.info(
         "kube-apiserver with {} ready for tests in {} ms",
