@@ -775,14 +775,15 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
               + said,
           e);
     }
-    if (code == 0 || code == 408 || code == 429 || code >= 500) {
+    // fabric8 reports a failure without an HTTP answer (refused, reset, timed out) as code 0 or -1.
+    if (code < 400 || code == 408 || code == 429 || code >= 500) {
       return new UnavailableException(
           "the Kubernetes API server could not "
               + r.verb()
               + " "
               + r.subject()
               + " right now ("
-              + (code == 0 ? "no response" : "HTTP " + code)
+              + (code < 100 ? "no response" : "HTTP " + code)
               + "): "
               + said
               + ". Check the API server's health and the plugin-server's network; Argo will"

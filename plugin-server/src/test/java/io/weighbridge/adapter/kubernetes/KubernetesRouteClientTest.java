@@ -592,4 +592,34 @@ class KubernetesRouteClientTest {
         .isFalse();
     assertThat(calls.count(Verb.GET, "customresourcedefinitions")).isEqualTo(1);
   }
+
+  @Test
+  @DisplayName("When the API server cannot be reached, then the caller learns it is unavailable")
+  void unreachable() throws Exception {
+    int closedPort;
+    try (var socket = new java.net.ServerSocket(0)) {
+      closedPort = socket.getLocalPort();
+    }
+    var d = KubernetesClients.Settings.defaults();
+    try (KubernetesClient nowhere =
+            KubernetesClients.create(
+                new io.fabric8.kubernetes.client.ConfigBuilder(client.getConfiguration())
+                    .withMasterUrl("https://127.0.0.1:" + closedPort)
+                    .build(),
+                new KubernetesClients.Settings(
+                    d.kubeconfig(),
+                    d.context(),
+                    d.requestTimeout(),
+                    d.connectTimeout(),
+                    0,
+                    d.retryBackoff(),
+                    d.maxConcurrentRequestsPerHost()));
+        var adapter =
+            new KubernetesRouteClient(nowhere, KubernetesRouteClient.Settings.defaults(), calls)) {
+      assertThatThrownBy(() -> adapter.get(WEB))
+          .isInstanceOf(UnavailableException.class)
+          .hasMessageContaining("no response")
+          .hasMessageContaining("Argo will retry");
+    }
+  }
 }
