@@ -393,7 +393,8 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
         if (attempt >= settings.maxPatchAttempts() || System.nanoTime() + backoffNanos > deadline) {
           throw new ConflictException(
               id
-                  + " kept changing while Weighbridge patched it: gave up after "
+                  + " changed under every write (its resourceVersion or a field the engine"
+                  + " guards): gave up after "
                   + attempt
                   + " attempt(s) within "
                   + settings.patchRetryBudget()
