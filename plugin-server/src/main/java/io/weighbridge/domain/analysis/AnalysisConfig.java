@@ -87,9 +87,9 @@ public record AnalysisConfig(
   public record Policy(
       Action action, double alpha, long minSampleSize, OnInconclusive onInconclusive) {
 
-    /** abort, sensitivity medium, 20 canary requests, nothing on inconclusive. */
+    /** abort, sensitivity medium, 10 canary requests, nothing on inconclusive. */
     public static final Policy DEFAULTS =
-        new Policy(Action.ABORT, Sensitivity.MEDIUM.alpha(), 20, OnInconclusive.NOTHING);
+        new Policy(Action.ABORT, Sensitivity.MEDIUM.alpha(), 10, OnInconclusive.NOTHING);
 
     /** Checks the parts. */
     public Policy {

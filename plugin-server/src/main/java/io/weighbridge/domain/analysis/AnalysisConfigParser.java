@@ -29,7 +29,7 @@ import java.util.TreeSet;
  *   "action": "abort" | "pause",                  // default for every check (abort)
  *   "onInconclusive": "nothing" | "pause" | "abort",  // default nothing
  *   "sensitivity": "low" | "medium" | "high" | 0.001, // false-positive rate per check (medium)
- *   "minSampleSize": 20,                           // canary requests before a check may fail
+ *   "minSampleSize": 10,                           // canary requests before a check may fail
  *   "grpcFailureCodes": [2, 4, 12, 13, 14, 15],
  *   "successRate": {"enabled", "action", "onInconclusive", "sensitivity", "minSampleSize",
  *                   "maxErrorRate": 0.01},

@@ -146,7 +146,7 @@ class PrometheusAnalyzerIT {
   void lowTrafficAtOnePercent() {
     Verdict v =
         awaitFailed(target("lowtraffic", Plane.NORTH_SOUTH, false, AnalysisConfig.DEFAULTS));
-    assertThat(v.checks(Outcome.FAILED).get(0).canarySamples()).isGreaterThanOrEqualTo(20);
+    assertThat(v.checks(Outcome.FAILED).get(0).canarySamples()).isGreaterThanOrEqualTo(10);
   }
 
   @Test

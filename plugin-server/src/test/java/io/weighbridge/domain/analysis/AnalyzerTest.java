@@ -107,7 +107,7 @@ class AnalyzerTest {
     Verdict v =
         new Analyzer(m).evaluate(target(AnalysisConfig.DEFAULTS, Plane.NORTH_SOUTH, false), NOW);
     assertThat(v.outcome()).isEqualTo(Outcome.HEALTHY);
-    assertThat(v.checks().get(0).reason()).contains("waiting for 20 canary requests");
+    assertThat(v.checks().get(0).reason()).contains("waiting for 10 canary requests");
   }
 
   @Test
