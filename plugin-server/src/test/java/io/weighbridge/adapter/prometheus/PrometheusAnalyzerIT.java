@@ -135,7 +135,11 @@ class PrometheusAnalyzerIT {
   @DisplayName("When stable fails 0.5% and the canary 5%, then the canary is failed")
   void subtleRegression() {
     Verdict v = awaitFailed(target("subtle", Plane.NORTH_SOUTH, false, AnalysisConfig.DEFAULTS));
-    Verdict.CheckResult c = v.checks(Outcome.FAILED).get(0);
+    Verdict.CheckResult c =
+        v.checks(Outcome.FAILED).stream()
+            .filter(r -> r.name().equals("success-rate/traefik"))
+            .findFirst()
+            .orElseThrow(() -> new AssertionError("success-rate did not fail:\n" + v.describe()));
     assertThat(c.canary()).isGreaterThan(c.stable());
     assertThat(c.pValue().getAsDouble())
         .isLessThanOrEqualTo(AnalysisConfig.Sensitivity.MEDIUM.alpha());
