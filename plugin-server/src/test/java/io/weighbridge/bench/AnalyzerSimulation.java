@@ -2,6 +2,7 @@ package io.weighbridge.bench;
 
 import io.weighbridge.domain.analysis.AnalysisConfig;
 import io.weighbridge.domain.analysis.Analyzer;
+import io.weighbridge.domain.analysis.LatencyStatistics;
 import io.weighbridge.domain.analysis.MetricsSource;
 import io.weighbridge.domain.analysis.RolloutAnalysisTarget;
 import io.weighbridge.domain.analysis.RolloutAnalysisTarget.Plane;
@@ -13,12 +14,15 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
+import java.util.TreeMap;
 
 /**
  * Simulation bench for the analyzer (test scope; {@code make bench} can run its main): the real
  * {@link Analyzer} with default settings reads simulated Prometheus counters, scraped every 5 s, of
  * a 1% canary at 100 requests/s in total, and we measure time to detection, requests needed for a
- * subtle regression, and false aborts on healthy canaries. Prints the anchors beside ours.
+ * subtle regression, and false aborts on healthy canaries (both built-in checks run: error rate,
+ * and latency over Traefik's default buckets with canary and stable equally fast). Prints the
+ * anchors beside ours.
  *
  * <p>Not modelled: Prometheus' increase() extrapolation, rule/scrape jitter, and the action's own
  * latency (engine sets weight 0, Rollout aborted): time-to-revert = detection + action time.
@@ -31,21 +35,39 @@ public final class AnalyzerSimulation {
 
   private AnalyzerSimulation() {}
 
-  /** Simulated cumulative counters that the fake Prometheus answers from. */
+  /** Traefik's default latency buckets (seconds), the coarsest the latency check meets. */
+  private static final double[] BOUNDS = {0.1, 0.3, 1.2, 5};
+
+  /** A healthy service's latency: cumulative probability at each bound (p95 inside 0.1-0.3 s). */
+  private static final double[] HEALTHY_CDF = {0.85, 0.96, 0.995, 0.9999};
+
+  /** Simulated cumulative counters and histograms that the fake Prometheus answers from. */
   private static final class World implements MetricsSource {
     long cn;
     long cf;
     long sn;
     long sf;
+    final long[] cb = new long[BOUNDS.length + 1];
+    final long[] sb = new long[BOUNDS.length + 1];
 
     @Override
     public QueryResult query(String promql, Instant time) {
       boolean canary = promql.contains("web-canary");
-      if (promql.startsWith("histogram_quantile")) {
-        return new QueryResult.Value(0.1);
-      }
       boolean errors = promql.contains("or vector(0)");
       return new QueryResult.Value(canary ? (errors ? cf : cn) : (errors ? sf : sn));
+    }
+
+    @Override
+    public QueryResult histogram(String promql, Instant time) {
+      long[] b = promql.contains("web-canary") ? cb : sb;
+      TreeMap<Double, Double> m = new TreeMap<>();
+      long running = 0;
+      for (int i = 0; i < BOUNDS.length; i++) {
+        running += b[i];
+        m.put(BOUNDS[i], (double) running);
+      }
+      m.put(Double.POSITIVE_INFINITY, (double) (running + b[BOUNDS.length]));
+      return new QueryResult.Buckets(new LatencyStatistics.Histogram(m));
     }
 
     void tick(SplittableRandom r, double stableErr, double canaryErr) {
@@ -54,16 +76,30 @@ public final class AnalyzerSimulation {
         if (r.nextDouble() < CANARY_SHARE) {
           cn++;
           cf += r.nextDouble() < canaryErr ? 1 : 0;
+          cb[bucket(r)]++;
         } else {
           sn++;
           sf += r.nextDouble() < stableErr ? 1 : 0;
+          sb[bucket(r)]++;
         }
       }
     }
+
+    private static int bucket(SplittableRandom r) {
+      double u = r.nextDouble();
+      int b = 0;
+      while (b < HEALTHY_CDF.length && u >= HEALTHY_CDF[b]) {
+        b++;
+      }
+      return b;
+    }
   }
 
-  /** The result of one run: seconds to a FAILED verdict (or -1) and canary requests by then. */
-  private record Run(int seconds, long canaryRequests) {}
+  /**
+   * The result of one run: seconds to a FAILED verdict (or -1), canary requests by then, and the
+   * failed checks' names.
+   */
+  private record Run(int seconds, long canaryRequests, List<String> failed) {}
 
   private static Run run(long seed, double stableErr, double canaryErr, int maxSeconds) {
     SplittableRandom r = new SplittableRandom(seed);
@@ -86,10 +122,13 @@ public final class AnalyzerSimulation {
       // the analyzer evaluates right after each scrape lands: detection time = scrape time
       Verdict v = analyzer.evaluate(t, since.plusSeconds(s));
       if (v.outcome() == Verdict.Outcome.FAILED) {
-        return new Run(s, w.cn);
+        return new Run(
+            s,
+            w.cn,
+            v.checks(Verdict.Outcome.FAILED).stream().map(Verdict.CheckResult::name).toList());
       }
     }
-    return new Run(-1, w.cn);
+    return new Run(-1, w.cn, List.of());
   }
 
   private static double pct(List<Integer> sorted, double q) {
@@ -150,18 +189,24 @@ public final class AnalyzerSimulation {
         missed,
         faultRuns);
     int falseAborts = 0;
+    int latencyFalseAborts = 0;
     for (int i = 0; i < healthyRuns; i++) {
-      if (run(90_000 + i, 0.005, 0.005, 1800).seconds() >= 0) {
+      Run run = run(90_000 + i, 0.005, 0.005, 1800);
+      if (run.seconds() >= 0) {
         falseAborts++;
+        if (run.failed().stream().anyMatch(n -> n.startsWith("latency/"))) {
+          latencyFalseAborts++;
+        }
       }
     }
     System.out.printf(
         Locale.ROOT,
         "healthy: false aborts %d/%d runs (%.2f%%) over 30 min each, 360 looks per run (target <="
-            + " 1%%)%n",
+            + " 1%%); of which by the latency check %d (same latency, Traefik's buckets)%n",
         falseAborts,
         healthyRuns,
-        100.0 * falseAborts / healthyRuns);
+        100.0 * falseAborts / healthyRuns,
+        latencyFalseAborts);
     System.out.println(
         "anchors: Argo AnalysisTemplate docs example (interval 5m, failureLimit 3): ~15-20 min;"
             + " aggressive (30s, failureLimit 1, [1m]): ~1-1.5 min; both fixed thresholds, empty/NaN"

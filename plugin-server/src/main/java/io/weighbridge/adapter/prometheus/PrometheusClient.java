@@ -230,6 +230,46 @@ public final class PrometheusClient implements MetricsSource {
     return new QueryResult.Value(samples.get(0).value());
   }
 
+  /** A cumulative histogram keyed by the {@code le} label; NaN counts make it NoData. */
+  @Override
+  public QueryResult histogram(String promql, Instant time) {
+    List<Sample> samples = samples(promql, time);
+    if (samples.isEmpty()) {
+      return new QueryResult.NoData("the query matched no series: " + promql);
+    }
+    java.util.TreeMap<Double, Double> buckets = new java.util.TreeMap<>();
+    for (Sample s : samples) {
+      String le = s.labels().get("le");
+      double bound;
+      try {
+        bound = le == null ? Double.NaN : parseBound(le);
+      } catch (NumberFormatException e) {
+        bound = Double.NaN;
+      }
+      if (Double.isNaN(bound)) {
+        return new QueryResult.NoData(
+            "a histogram series has no numeric le label ("
+                + s.labels()
+                + "); aggregate with sum by (le) (...): "
+                + promql);
+      }
+      if (!Double.isFinite(s.value())) {
+        return new QueryResult.NoData(
+            "histogram bucket le=" + le + " is " + s.value() + ": " + promql);
+      }
+      buckets.merge(bound, s.value(), Double::sum);
+    }
+    return new QueryResult.Buckets(
+        new io.weighbridge.domain.analysis.LatencyStatistics.Histogram(buckets));
+  }
+
+  private static double parseBound(String le) {
+    return switch (le) {
+      case "+Inf", "Inf", "inf", "+inf" -> Double.POSITIVE_INFINITY;
+      default -> Double.parseDouble(le);
+    };
+  }
+
   private static String abbreviate(String body) {
     String b = body == null ? "" : body.strip().replaceAll("\\s+", " ");
     return b.length() > 120 ? b.substring(0, 120) + "..." : b;

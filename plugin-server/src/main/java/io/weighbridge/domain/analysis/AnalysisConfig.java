@@ -39,13 +39,7 @@ public record AnalysisConfig(
       new AnalysisConfig(
           true,
           new SuccessRateCheck(true, Policy.DEFAULTS, OptionalDouble.empty()),
-          new LatencyCheck(
-              true,
-              Policy.DEFAULTS.withMinSampleSize(50),
-              0.95,
-              0.5,
-              0.025,
-              OptionalDouble.empty()),
+          new LatencyCheck(true, Policy.DEFAULTS, 0.95, 0.5, OptionalDouble.empty()),
           DEFAULT_GRPC_FAILURE_CODES,
           List.of());
 
@@ -151,29 +145,41 @@ public record AnalysisConfig(
   }
 
   /**
-   * The built-in latency check: canary quantile vs stable quantile.
+   * The built-in latency check, two independent rules.
    *
-   * @param enabled false disables it
-   * @param policy how it acts (its alpha is unused: the comparison is a tolerance, not a test)
-   * @param quantile which quantile, in (0, 1), e.g. 0.95
-   * @param tolerance the canary fails when its quantile exceeds stable's by more than this fraction
-   *     (0.5 = 50% slower)
-   * @param minDeltaSeconds and by more than this many seconds, so that a 2 ms vs 3 ms difference
-   *     never aborts
+   * <p>Relative (always on): a sequential test, with the same false-fail guarantee as the
+   * error-rate check, on the requests slower than the histogram bound at or above stable's {@code
+   * quantile}: the canary fails when its share of such slow requests is credibly more than {@code 1
+   * + margin} times stable's (see {@link LatencyStatistics}). Resolution is the proxy's bucket
+   * layout: with Traefik's default buckets (0.1, 0.3, 1.2, 5 s) only shifts across a bound are
+   * seen.
+   *
+   * <p>Absolute (optional): {@code maxSeconds} is a fixed SLO, not a comparison: the canary fails
+   * when its {@code quantile}, interpolated from its buckets over the step so far, exceeds it, once
+   * minSampleSize canary requests came. It is a threshold on an estimate, so set it well above the
+   * quantile a healthy version reaches.
+   *
+   * @param enabled false disables both rules
+   * @param policy how it acts; alpha is the relative rule's false-fail rate per analysis
+   * @param quantile which quantile, in (0, 1), e.g. 0.95: picks the bound, and is what maxSeconds
+   *     limits
+   * @param margin minimum effect of the relative rule, {@code >= 0}: 0.5 means the canary must have
+   *     more than 1.5x stable's share of slow requests before it can fail
    * @param maxSeconds when present, the canary also fails when its quantile exceeds this
    */
   public record LatencyCheck(
-      boolean enabled,
-      Policy policy,
-      double quantile,
-      double tolerance,
-      double minDeltaSeconds,
-      OptionalDouble maxSeconds) {
+      boolean enabled, Policy policy, double quantile, double margin, OptionalDouble maxSeconds) {
 
     /** Checks the parts. */
     public LatencyCheck {
       Objects.requireNonNull(policy, "policy");
       Objects.requireNonNull(maxSeconds, "maxSeconds");
+      if (!(quantile > 0 && quantile < 1)) {
+        throw new IllegalArgumentException("quantile must be in (0, 1): " + quantile);
+      }
+      if (!(margin >= 0) || Double.isInfinite(margin)) {
+        throw new IllegalArgumentException("margin must be a finite number >= 0: " + margin);
+      }
     }
   }
 

@@ -33,8 +33,11 @@ import java.util.TreeSet;
  *   "grpcFailureCodes": [2, 4, 12, 13, 14, 15],
  *   "successRate": {"enabled", "action", "onInconclusive", "sensitivity", "minSampleSize",
  *                   "maxErrorRate": 0.01},
- *   "latency": {"enabled", "action", "onInconclusive", "minSampleSize", "quantile": 0.95,
- *               "tolerance": 0.5, "minDeltaSeconds": 0.025, "maxSeconds": 1.0},
+ *   "latency": {"enabled", "action", "onInconclusive", "sensitivity", "minSampleSize",
+ *               "quantile": 0.95,   // stable's quantile picks the histogram bound slow = above
+ *               "margin": 0.5,      // fail only when the canary's share of slow requests is
+ *                                   // credibly > (1 + margin) x stable's (sequential test)
+ *               "maxSeconds": 1.0}, // optional absolute limit on the canary's quantile
  *   "checks": [{"name", "errorQuery", "totalQuery", "maxErrorRate", ...policy}
  *              | {"name", "query", "max", "tolerance", ...policy}]
  * }
@@ -51,7 +54,7 @@ public final class AnalysisConfigParser {
       concat(POLICY_KEYS, "enabled", "grpcFailureCodes", "successRate", "latency", "checks");
   private static final List<String> SUCCESS_KEYS = concat(POLICY_KEYS, "enabled", "maxErrorRate");
   private static final List<String> LATENCY_KEYS =
-      concat(POLICY_KEYS, "enabled", "quantile", "tolerance", "minDeltaSeconds", "maxSeconds");
+      concat(POLICY_KEYS, "enabled", "quantile", "margin", "maxSeconds");
   private static final List<String> CHECK_KEYS =
       concat(
           POLICY_KEYS,
@@ -101,22 +104,13 @@ public final class AnalysisConfigParser {
     }
 
     LatencyCheck defaults = AnalysisConfig.DEFAULTS.latency();
-    Policy latencyBase =
-        node.has("minSampleSize")
-            ? base
-            : base.withMinSampleSize(defaults.policy().minSampleSize());
     LatencyCheck latency =
         new LatencyCheck(
-            true,
-            latencyBase,
-            defaults.quantile(),
-            defaults.tolerance(),
-            defaults.minDeltaSeconds(),
-            OptionalDouble.empty());
+            true, base, defaults.quantile(), defaults.margin(), OptionalDouble.empty());
     JsonNode lat = node.get("latency");
     String latPath = path + ".latency";
     if (lat != null && !lat.isNull()) {
-      requireObject(lat, latPath, "e.g. {\"quantile\": 0.99, \"tolerance\": 0.3}");
+      requireObject(lat, latPath, "e.g. {\"quantile\": 0.99, \"margin\": 0.3}");
       rejectUnknown(lat, latPath, LATENCY_KEYS);
       double q = fraction(lat, latPath, "quantile", true).orElse(defaults.quantile());
       if (q <= 0 || q >= 1) {
@@ -125,10 +119,9 @@ public final class AnalysisConfigParser {
       latency =
           new LatencyCheck(
               bool(lat, latPath, "enabled", true),
-              policy(lat, latPath, latencyBase),
+              policy(lat, latPath, base),
               q,
-              positive(lat, latPath, "tolerance").orElse(defaults.tolerance()),
-              positive(lat, latPath, "minDeltaSeconds").orElse(defaults.minDeltaSeconds()),
+              nonNegative(lat, latPath, "margin").orElse(defaults.margin()),
               positive(lat, latPath, "maxSeconds"));
     }
     return new AnalysisConfig(enabled, successRate, latency, grpcCodes, checks(node, path, base));
@@ -354,6 +347,15 @@ public final class AnalysisConfigParser {
     OptionalDouble v = number(node, path, key);
     if (v.isPresent() && v.getAsDouble() <= 0) {
       throw invalid(path + "." + key, "is " + node.get(key), "use a number greater than 0");
+    }
+    return v;
+  }
+
+  private static OptionalDouble nonNegative(JsonNode node, String path, String key) {
+    OptionalDouble v = number(node, path, key);
+    if (v.isPresent() && v.getAsDouble() < 0) {
+      throw invalid(
+          path + "." + key, "is " + node.get(key), "use a number >= 0, e.g. 0.5 for 50% more");
     }
     return v;
   }

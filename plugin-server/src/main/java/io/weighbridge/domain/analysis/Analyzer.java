@@ -46,20 +46,16 @@ public final class Analyzer {
       for (String source : BuiltInQueries.sources(target)) {
         SideQueries c = BuiltInQueries.forSide(source, target, Side.CANARY, window);
         SideQueries s = BuiltInQueries.forSide(source, target, Side.STABLE, window);
-        Counts counts = null;
-        if (config.successRate().enabled() || config.latency().enabled()) {
-          counts = counts(c.total(), c.errors(), s.total(), s.errors(), now);
-        }
         if (config.successRate().enabled()) {
           results.add(
               errorRate(
                   "success-rate/" + source,
-                  counts,
+                  counts(c.total(), c.errors(), s.total(), s.errors(), now),
                   config.successRate().policy(),
                   config.successRate().maxErrorRate()));
         }
         if (config.latency().enabled()) {
-          results.add(latency("latency/" + source, target, counts, c, s, now));
+          results.add(latency("latency/" + source, config.latency(), c, s, now));
         }
       }
       for (CustomCheck check : config.custom()) {
@@ -140,6 +136,8 @@ public final class Analyzer {
       case QueryResult.Value v when Double.isInfinite(v.value()) ->
           throw new NoNumber(what + " is infinite (query: " + promql + ")");
       case QueryResult.Value v -> v.value();
+      case QueryResult.Buckets b ->
+          throw new NoNumber(what + " is a histogram, not one number (query: " + promql + ")");
     };
   }
 
@@ -228,72 +226,99 @@ public final class Analyzer {
   }
 
   private CheckResult latency(
-      String name,
-      RolloutAnalysisTarget target,
-      Counts counts,
-      SideQueries c,
-      SideQueries s,
-      Instant now) {
-    AnalysisConfig.LatencyCheck cfg = target.config().latency();
-    if (counts.problem() != null) {
-      return inconclusive(name, cfg.policy(), counts.problem());
+      String name, AnalysisConfig.LatencyCheck cfg, SideQueries c, SideQueries s, Instant now) {
+    Policy policy = cfg.policy();
+    LatencyStatistics.Histogram ch;
+    LatencyStatistics.Histogram sh;
+    try {
+      ch = histogram(c.latencyBuckets(), "canary latency histogram", now);
+      sh = histogram(s.latencyBuckets(), "stable latency histogram", now);
+    } catch (NoNumber e) {
+      return inconclusive(name, policy, e.getMessage());
     }
-    if (counts.canaryRequests() < cfg.policy().minSampleSize()) {
+    long canaryRequests = ch.total();
+    if (canaryRequests == 0) {
       return new CheckResult(
           name,
-          counts.canaryRequests() == 0 ? Outcome.INCONCLUSIVE : Outcome.HEALTHY,
-          counts.canaryRequests() == 0 ? onInconclusive(cfg.policy()) : Optional.empty(),
+          Outcome.INCONCLUSIVE,
+          onInconclusive(policy),
           Double.NaN,
-          Double.NaN,
-          counts.canaryRequests(),
-          counts.stableRequests(),
+          sh.quantile(cfg.quantile()),
+          0,
+          sh.total(),
           OptionalDouble.empty(),
-          "waiting for " + cfg.policy().minSampleSize() + " canary requests before judging");
-    }
-    double cq;
-    double sq;
-    try {
-      cq = read(c.latency(), "canary latency", now);
-      sq = read(s.latency(), "stable latency", now);
-    } catch (NoNumber e) {
-      return inconclusive(name, cfg.policy(), e.getMessage());
+          "the canary's latency histogram counted no requests in the window: is traffic reaching"
+              + " it?");
     }
     LatencyStatistics.Result r =
-        LatencyStatistics.compare(
-            cq,
-            counts.canaryRequests(),
-            sq,
-            counts.stableRequests(),
-            cfg.tolerance(),
-            cfg.minDeltaSeconds(),
-            cfg.policy().minSampleSize());
-    Outcome outcome =
-        switch (r.outcome()) {
-          case OK -> Outcome.HEALTHY;
-          case WORSE -> Outcome.FAILED;
-          case INCONCLUSIVE -> Outcome.INCONCLUSIVE;
-        };
-    String reason = r.reason();
-    if (outcome == Outcome.HEALTHY
-        && cfg.maxSeconds().isPresent()
-        && cq > cfg.maxSeconds().getAsDouble()) {
+        LatencyStatistics.compare(ch, sh, cfg.quantile(), cfg.margin(), policy.alpha());
+    OptionalDouble p =
+        r.test() == null ? OptionalDouble.empty() : OptionalDouble.of(r.test().pValue());
+    Outcome outcome;
+    String reason;
+    if (canaryRequests < policy.minSampleSize()) {
+      outcome = Outcome.HEALTHY;
+      reason = "waiting for " + policy.minSampleSize() + " canary requests before judging";
+    } else if (r.outcome() == LatencyStatistics.Outcome.WORSE) {
       outcome = Outcome.FAILED;
-      reason =
-          String.format(
-              "canary %.4f s is above maxSeconds=%.4f", cq, cfg.maxSeconds().getAsDouble());
+      reason = r.reason();
+    } else if (cfg.maxSeconds().isPresent()
+        && r.canaryQuantile() > cfg.maxSeconds().getAsDouble()) {
+      double max = cfg.maxSeconds().getAsDouble();
+      double top = ch.highestFiniteBound();
+      if (Double.isInfinite(r.canaryQuantile()) && !(max < top)) {
+        outcome = Outcome.INCONCLUSIVE;
+        reason =
+            String.format(
+                "canary's quantile lies above the highest histogram bucket (%s s), so it cannot be"
+                    + " compared with maxSeconds=%s; add higher buckets or lower maxSeconds",
+                top, max);
+      } else {
+        outcome = Outcome.FAILED;
+        reason =
+            String.format(
+                "canary's quantile %.4g s is above the absolute limit maxSeconds=%s (%s)",
+                r.canaryQuantile(), max, r.reason());
+      }
+    } else if (r.outcome() == LatencyStatistics.Outcome.INCONCLUSIVE) {
+      outcome = Outcome.INCONCLUSIVE;
+      reason = r.reason();
+    } else {
+      outcome = Outcome.HEALTHY;
+      reason = r.reason();
     }
     return new CheckResult(
         name,
         outcome,
-        outcome == Outcome.FAILED
-            ? Optional.of(cfg.policy().action())
-            : outcome == Outcome.INCONCLUSIVE ? onInconclusive(cfg.policy()) : Optional.empty(),
-        cq,
-        sq,
-        counts.canaryRequests(),
-        counts.stableRequests(),
-        OptionalDouble.empty(),
+        switch (outcome) {
+          case FAILED -> Optional.of(policy.action());
+          case INCONCLUSIVE -> onInconclusive(policy);
+          case HEALTHY -> Optional.empty();
+        },
+        r.canaryQuantile(),
+        r.stableQuantile(),
+        canaryRequests,
+        sh.total(),
+        p,
         reason);
+  }
+
+  /** Reads a cumulative histogram or throws {@link NoNumber} with the reason. */
+  private LatencyStatistics.Histogram histogram(String promql, String what, Instant at) {
+    QueryResult r;
+    try {
+      r = metrics.histogram(promql, at);
+    } catch (UnavailableException e) {
+      throw new NoNumber("metrics unavailable: " + e.getMessage());
+    }
+    return switch (r) {
+      case QueryResult.NoData n -> throw new NoNumber("no data for " + what + ": " + n.reason());
+      case QueryResult.Buckets b when !b.histogram().complete() ->
+          throw new NoNumber(what + " has no +Inf bucket (query: " + promql + ")");
+      case QueryResult.Buckets b -> b.histogram();
+      case QueryResult.Value v ->
+          throw new NoNumber(what + " is one number, not buckets by le (query: " + promql + ")");
+    };
   }
 
   private CheckResult custom(

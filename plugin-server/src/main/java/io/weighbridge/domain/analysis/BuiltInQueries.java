@@ -12,7 +12,8 @@ import java.util.stream.Collectors;
 /**
  * The PromQL behind the built-in checks, per mesh or proxy and per side. Each source yields three
  * queries over the analysis window: all requests, failed requests (both counts, so that the
- * statistics can weigh sample sizes) and a latency quantile.
+ * statistics can weigh sample sizes) and the latency histogram's cumulative buckets by {@code le}
+ * (the latency check tests bucket counts, see {@link LatencyStatistics}).
  *
  * <p>Traefik ({@code traefik_service_*}): the {@code service} label of a Gateway API backend is
  * {@code <ns>-<svc>-http-<port>@kubernetesgateway} up to v3.7.5 and {@code
@@ -33,7 +34,7 @@ import java.util.stream.Collectors;
 public final class BuiltInQueries {
 
   /** The queries of one source for one side. */
-  public record SideQueries(String source, String total, String errors, String latency) {}
+  public record SideQueries(String source, String total, String errors, String latencyBuckets) {}
 
   private static final Map<Integer, String> GRPC_NAMES =
       Map.ofEntries(
@@ -69,13 +70,12 @@ public final class BuiltInQueries {
   public static SideQueries forSide(
       String source, RolloutAnalysisTarget target, Side side, String window) {
     AnalysisConfig config = target.config();
-    double q = config.latency().quantile();
     Set<Integer> codes = config.grpcFailureCodes();
     String svc = target.service(side);
     String ns = target.namespace();
     return switch (source) {
-      case "traefik" -> traefik(ns, svc, codes, q, window);
-      case "linkerd" -> linkerd(ns, svc, target.routes(), codes, q, window);
+      case "traefik" -> traefik(ns, svc, codes, window);
+      case "linkerd" -> linkerd(ns, svc, target.routes(), codes, window);
       default -> throw new IllegalArgumentException("unknown source " + source);
     };
   }
@@ -96,8 +96,7 @@ public final class BuiltInQueries {
         + "@kubernetesgateway";
   }
 
-  private static SideQueries traefik(
-      String ns, String svc, Set<Integer> codes, double q, String window) {
+  private static SideQueries traefik(String ns, String svc, Set<Integer> codes, String window) {
     String sel = "service=~\"" + traefikServiceRegex(ns, svc) + "\"";
     String m = "traefik_service_requests_total";
     String grpcCodes =
@@ -120,18 +119,16 @@ public final class BuiltInQueries {
             + window
             + "])) or vector(0)";
     String latency =
-        "histogram_quantile("
-            + q
-            + ", sum by (le) (increase(traefik_service_request_duration_seconds_bucket{"
+        "sum by (le) (increase(traefik_service_request_duration_seconds_bucket{"
             + sel
             + "}["
             + window
-            + "])))";
+            + "]))";
     return new SideQueries("traefik", total, errors, latency);
   }
 
   private static SideQueries linkerd(
-      String ns, String svc, List<Route> routes, Set<Integer> codes, double q, String window) {
+      String ns, String svc, List<Route> routes, Set<Integer> codes, String window) {
     List<Route> ew = routes.stream().filter(r -> r.plane() == Plane.EAST_WEST).toList();
     String routeNames =
         ew.stream().map(r -> regexQuote(r.name())).distinct().collect(Collectors.joining("|"));
@@ -173,14 +170,12 @@ public final class BuiltInQueries {
             + window
             + "])) or vector(0)";
     String latency =
-        "histogram_quantile("
-            + q
-            + ", sum by (le) (increase({__name__=~\"outbound_(http|grpc)_route_backend_response"
+        "sum by (le) (increase({__name__=~\"outbound_(http|grpc)_route_backend_response"
             + "_duration_seconds_bucket\","
             + sel
             + "}["
             + window
-            + "])))";
+            + "]))";
     return new SideQueries("linkerd", total, errors, latency);
   }
 

@@ -20,6 +20,17 @@ package io.weighbridge.domain.analysis;
  * 1/ratio)}. This is a mixture sequential probability ratio test (Robbins 1970; Johari et al. 2017,
  * "always valid p-values"), one-sided because all {@code k > 1}.
  *
+ * <p>Minimum effect. {@link #test(long, long, long, long, double, double)} takes a null ratio
+ * {@code k0 >= 1}: the null hypothesis becomes "the canary's ratio is at most {@code k0}" and the
+ * alternatives are {@code k0} times the grid. For a true ratio at or below {@code k0} each factor
+ * of the likelihood ratio has expectation at most 1 (a Bernoulli likelihood ratio is increasing in
+ * the success probability), so the mixture is a non-negative supermartingale and Ville's bound
+ * still holds. The error-rate check uses {@code k0 = 1}; the latency check uses {@code 1 + margin}
+ * so that a slight slowdown never aborts.
+ *
+ * <p>The test is about any event counted per request ("failed" here, "slower than a bound" in
+ * {@link LatencyStatistics}), so both checks share it.
+ *
  * <p>Assumption: the canary's share of traffic is constant while counts accumulate (one canary
  * step); the lifecycle restarts the analysis when the weight changes.
  */
@@ -73,6 +84,26 @@ public final class ErrorRateStatistics {
       long stableRequests,
       long stableFailures,
       double alpha) {
+    return test(canaryRequests, canaryFailures, stableRequests, stableFailures, alpha, 1);
+  }
+
+  /**
+   * Tests cumulative counts at level {@code alpha} against the null hypothesis "the canary's
+   * failure ratio (vs stable's) is at most {@code nullRatio}".
+   *
+   * @throws IllegalArgumentException when counts are negative, failures exceed requests, alpha is
+   *     not in (0, 1) or nullRatio is below 1
+   */
+  public static Result test(
+      long canaryRequests,
+      long canaryFailures,
+      long stableRequests,
+      long stableFailures,
+      double alpha,
+      double nullRatio) {
+    if (!(nullRatio >= 1) || Double.isInfinite(nullRatio)) {
+      throw new IllegalArgumentException("nullRatio must be a finite number >= 1: " + nullRatio);
+    }
     if (canaryRequests < 0
         || stableRequests < 0
         || canaryFailures < 0
@@ -94,13 +125,15 @@ public final class ErrorRateStatistics {
     }
     double ratio = 1;
     if (canaryRequests > 0 && stableRequests > 0 && canaryFailures > 0) {
-      double pi0 = (double) canaryRequests / (canaryRequests + stableRequests);
+      double share = (double) canaryRequests / (canaryRequests + stableRequests);
+      // the canary's share of failures at the null's boundary (ratio nullRatio)
+      double pi0 = nullRatio * share / (nullRatio * share + 1 - share);
       // log-sum-exp over the grid keeps large counts from overflowing
       double[] logs = new double[EFFECTS.length];
       double max = Double.NEGATIVE_INFINITY;
       for (int i = 0; i < EFFECTS.length; i++) {
-        double k = EFFECTS[i];
-        double pi1 = k * pi0 / (k * pi0 + 1 - pi0);
+        double k = nullRatio * EFFECTS[i];
+        double pi1 = k * share / (k * share + 1 - share);
         logs[i] =
             canaryFailures * Math.log(pi1 / pi0) + stableFailures * Math.log((1 - pi1) / (1 - pi0));
         max = Math.max(max, logs[i]);

@@ -54,7 +54,7 @@ class AnalysisConfigParserTest {
         parse(
             "{'analysis': {'action': 'pause', 'sensitivity': 'high', 'minSampleSize': 7,"
                 + " 'onInconclusive': 'pause', 'successRate': {'action': 'abort', 'maxErrorRate':"
-                + " 0.01}, 'latency': {'quantile': 0.99, 'tolerance': 0.2, 'maxSeconds': 2}}}");
+                + " 0.01}, 'latency': {'quantile': 0.99, 'margin': 0.2, 'maxSeconds': 2}}}");
     assertThat(c.successRate().policy().action()).isEqualTo(Action.ABORT);
     assertThat(c.successRate().policy().alpha()).isEqualTo(0.01);
     assertThat(c.successRate().policy().minSampleSize()).isEqualTo(7);
@@ -63,7 +63,7 @@ class AnalysisConfigParserTest {
     assertThat(c.latency().policy().action()).isEqualTo(Action.PAUSE);
     assertThat(c.latency().policy().minSampleSize()).isEqualTo(7);
     assertThat(c.latency().quantile()).isEqualTo(0.99);
-    assertThat(c.latency().tolerance()).isEqualTo(0.2);
+    assertThat(c.latency().margin()).isEqualTo(0.2);
     assertThat(c.latency().maxSeconds()).hasValue(2.0);
   }
 
@@ -113,7 +113,8 @@ class AnalysisConfigParserTest {
         "{'analysis': {'successRate': {'threshold': 5}}}|.successRate.threshold is not a known key",
         "{'analysis': {'latency': {'quantile': 99}}}|.latency.quantile is 99",
         "{'analysis': {'latency': {'quantile': 1}}}|.latency.quantile must be between 0 and 1",
-        "{'analysis': {'latency': {'tolerance': -1}}}|.latency.tolerance is -1",
+        "{'analysis': {'latency': {'margin': -1}}}|.latency.margin is -1",
+        "{'analysis': {'latency': {'tolerance': 0.5}}}|.latency.tolerance is not a known key",
         "{'analysis': {'checks': {}}}|.analysis.checks must be an array",
         "{'analysis': {'checks': [{'query': 'x', 'max': 1}]}}|.checks[0].name is missing",
         "{'analysis': {'checks': [{'name': 'latency', 'query': 'x', 'max': 1}]}}|is used twice",

@@ -47,13 +47,25 @@ class AnalyzerTest {
     public QueryResult query(String promql, Instant time) {
       queries.add(promql);
       double[] f = figures.get(promql.contains("web-canary") ? Side.CANARY : Side.STABLE);
-      double v =
-          promql.startsWith("histogram_quantile")
-              ? f[2]
-              : promql.contains("or vector(0)") ? f[1] : f[0];
+      double v = promql.contains("or vector(0)") ? f[1] : f[0];
       return Double.isNaN(v) && f.length > 3
           ? new QueryResult.NoData("query returned no series")
           : new QueryResult.Value(v);
+    }
+
+    /** Every request of a side took f[2] seconds; buckets are Traefik's defaults. */
+    @Override
+    public QueryResult histogram(String promql, Instant time) {
+      queries.add(promql);
+      double[] f = figures.get(promql.contains("web-canary") ? Side.CANARY : Side.STABLE);
+      if (!Double.isFinite(f[0])) {
+        return new QueryResult.NoData("query returned no series");
+      }
+      java.util.TreeMap<Double, Double> m = new java.util.TreeMap<>();
+      for (double b : new double[] {0.1, 0.3, 1.2, 5, Double.POSITIVE_INFINITY}) {
+        m.put(b, f[2] <= b ? f[0] : 0);
+      }
+      return new QueryResult.Buckets(new LatencyStatistics.Histogram(m));
     }
   }
 
@@ -90,14 +102,43 @@ class AnalyzerTest {
   }
 
   @Test
+  @DisplayName("When every canary request is slower than stable's p95 bucket, then latency fails")
   void slowCanaryFailsLatency() {
     FakeMetrics m = new FakeMetrics(new double[] {1000, 5, 0.9}, new double[] {99000, 500, 0.1});
     Verdict v =
         new Analyzer(m).evaluate(target(AnalysisConfig.DEFAULTS, Plane.NORTH_SOUTH, false), NOW);
     assertThat(v.outcome()).isEqualTo(Outcome.FAILED);
+    Verdict.CheckResult latency = v.checks(Outcome.FAILED).get(0);
     assertThat(v.checks(Outcome.FAILED))
         .extracting(Verdict.CheckResult::name)
         .containsExactly("latency/traefik");
+    assertThat(latency.pValue()).isPresent();
+    assertThat(latency.reason()).contains("slower than 0.1 s").contains("1000/1000");
+    assertThat(m.queries)
+        .anyMatch(q -> q.startsWith("sum by (le) (increase(traefik_service_request_duration"));
+  }
+
+  @Test
+  @DisplayName("When the canary's quantile is above maxSeconds, then the absolute limit fails it")
+  void absoluteLatencyLimit() throws Exception {
+    // both sides equally slow: the relative rule passes, the absolute one does not
+    FakeMetrics m = new FakeMetrics(new double[] {1000, 5, 0.9}, new double[] {99000, 500, 0.9});
+    AnalysisConfig config =
+        AnalysisConfigParser.parse(
+            new com.fasterxml.jackson.databind.ObjectMapper()
+                .readTree("{\"analysis\": {\"latency\": {\"maxSeconds\": 0.5}}}"),
+            "p");
+    Verdict v = new Analyzer(m).evaluate(target(config, Plane.NORTH_SOUTH, false), NOW);
+    assertThat(v.checks(Outcome.FAILED))
+        .singleElement()
+        .satisfies(
+            c -> {
+              assertThat(c.name()).isEqualTo("latency/traefik");
+              assertThat(c.reason()).contains("above the absolute limit maxSeconds=0.5");
+            });
+    Verdict ok =
+        new Analyzer(m).evaluate(target(AnalysisConfig.DEFAULTS, Plane.NORTH_SOUTH, false), NOW);
+    assertThat(ok.outcome()).isEqualTo(Outcome.HEALTHY);
   }
 
   @Test
@@ -134,8 +175,17 @@ class AnalyzerTest {
   @DisplayName("When Prometheus is down and the user asked to abort on inconclusive, then abort")
   void unavailable() throws Exception {
     MetricsSource down =
-        (q, t) -> {
-          throw new UnavailableException("Prometheus at http://127.0.0.1:1 refused the connection");
+        new MetricsSource() {
+          @Override
+          public QueryResult query(String promql, Instant time) {
+            throw new UnavailableException(
+                "Prometheus at http://127.0.0.1:1 refused the connection");
+          }
+
+          @Override
+          public QueryResult histogram(String promql, Instant time) {
+            return query(promql, time);
+          }
         };
     Verdict v =
         new Analyzer(down).evaluate(target(AnalysisConfig.DEFAULTS, Plane.NORTH_SOUTH, false), NOW);
