@@ -28,7 +28,10 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The analyzer against a real Prometheus scraping the synthetic workload every second. All
- * workloads start together; each test judges its own pair of Services.
+ * workloads start together; each test judges its own pair of Services. Backends spread their
+ * outcomes evenly (see {@link SyntheticWorkloadExporter.Backend#evenlySpread()}), so each
+ * scenario's outcome follows from its rates, not from luck; each asserts the specific check that
+ * decides it.
  */
 class PrometheusAnalyzerIT {
 
@@ -45,6 +48,8 @@ class PrometheusAnalyzerIT {
     pair("healthy", false, TraefikScheme.OLD, 45, 0.005, 5, 0.005);
     pair("outage", false, TraefikScheme.NEW, 45, 0.005, 5, 1.0);
     pair("subtle", false, TraefikScheme.OLD, 80, 0.005, 20, 0.05);
+    // median 0.15 s instead of 0.05 s: 8% of canary requests above stable's p95 bucket (0.3 s)
+    pair("slow", false, TraefikScheme.NEW, 80, 0.005, 20, 0.005).latency(0.15);
     pair("lowtraffic", false, TraefikScheme.OLD, 99, 0.005, 1, 1.0);
     pair("grpcmesh", true, TraefikScheme.OLD, 45, 0.005, 5, 1.0);
     exporter.gauge("queue_depth{service=\"nan-canary\"}", Double.NaN);
@@ -54,7 +59,7 @@ class PrometheusAnalyzerIT {
         new Analyzer(new PrometheusClient(PrometheusSettings.of(URI.create(prometheus.url()))));
   }
 
-  private static void pair(
+  private static SyntheticWorkloadExporter.Backend pair(
       String app,
       boolean grpc,
       TraefikScheme scheme,
@@ -62,8 +67,16 @@ class PrometheusAnalyzerIT {
       double stableErrors,
       double canaryRps,
       double canaryErrors) {
-    exporter.backend(NS, app + "-stable", app, grpc, scheme).rate(stableRps).errors(stableErrors);
-    exporter.backend(NS, app + "-canary", app, grpc, scheme).rate(canaryRps).errors(canaryErrors);
+    exporter
+        .backend(NS, app + "-stable", app, grpc, scheme)
+        .rate(stableRps)
+        .errors(stableErrors)
+        .evenlySpread();
+    return exporter
+        .backend(NS, app + "-canary", app, grpc, scheme)
+        .rate(canaryRps)
+        .errors(canaryErrors)
+        .evenlySpread();
   }
 
   @AfterAll
@@ -95,11 +108,12 @@ class PrometheusAnalyzerIT {
   }
 
   @Test
-  @DisplayName("When the canary is as healthy as stable, then no look ever fails it")
+  @DisplayName("When the canary is as healthy as stable, then none of 40 looks per plane fails it")
   void healthyCanary() {
-    List<Verdict> seen = new CopyOnWriteArrayList<>();
     for (Plane plane : Plane.values()) {
       RolloutAnalysisTarget t = target("healthy", plane, false, AnalysisConfig.DEFAULTS);
+      List<Verdict> seen = new CopyOnWriteArrayList<>();
+      // a look a second until the canary has 150 requests (about 30 s at 5 req/s), at most 40
       await()
           .atMost(Duration.ofSeconds(120))
           .pollInterval(Duration.ofSeconds(1))
@@ -107,16 +121,21 @@ class PrometheusAnalyzerIT {
               () -> {
                 Verdict v = evaluate(t);
                 seen.add(v);
-                return v.checks().get(0).canarySamples() >= 150
-                    && v.outcome() != Outcome.INCONCLUSIVE;
+                return seen.size() >= 40
+                    || (v.checks().get(0).canarySamples() >= 150
+                        && v.outcome() != Outcome.INCONCLUSIVE);
               });
+      assertThat(seen)
+          .as("verdicts for %s", plane)
+          .allSatisfy(v -> assertThat(v.outcome()).as(v.describe()).isNotEqualTo(Outcome.FAILED));
+      Verdict last = seen.get(seen.size() - 1);
+      assertThat(last.outcome()).as(last.describe()).isEqualTo(Outcome.HEALTHY);
+      String source = plane == Plane.NORTH_SOUTH ? "traefik" : "linkerd";
+      assertThat(last.checks())
+          .extracting(Verdict.CheckResult::name)
+          .containsExactly("success-rate/" + source, "latency/" + source);
+      assertThat(last.checks()).allSatisfy(c -> assertThat(c.canarySamples()).isGreaterThan(100));
     }
-    assertThat(seen).noneMatch(v -> v.outcome() == Outcome.FAILED);
-    Verdict last = seen.get(seen.size() - 1);
-    assertThat(last.outcome()).isEqualTo(Outcome.HEALTHY);
-    assertThat(last.checks())
-        .extracting(Verdict.CheckResult::name)
-        .containsExactly("success-rate/linkerd", "latency/linkerd");
   }
 
   @Test
@@ -125,24 +144,37 @@ class PrometheusAnalyzerIT {
     RolloutAnalysisTarget t = target("outage", Plane.NORTH_SOUTH, false, AnalysisConfig.DEFAULTS);
     Verdict v = awaitFailed(t);
     assertThat(v.action()).contains(Action.ABORT);
-    assertThat(v.checks(Outcome.FAILED))
-        .extracting(Verdict.CheckResult::name)
-        .contains("success-rate/traefik");
+    assertThat(check(v, "success-rate/traefik").outcome())
+        .as(v.describe())
+        .isEqualTo(Outcome.FAILED);
     assertThat(v.describe()).contains("canary 1.000");
   }
 
   @Test
-  @DisplayName("When stable fails 0.5% and the canary 5%, then the canary is failed")
+  @DisplayName("When stable fails 0.5% and the canary 5%, then the success-rate check fails it")
   void subtleRegression() {
     Verdict v = awaitFailed(target("subtle", Plane.NORTH_SOUTH, false, AnalysisConfig.DEFAULTS));
-    Verdict.CheckResult c =
-        v.checks(Outcome.FAILED).stream()
-            .filter(r -> r.name().equals("success-rate/traefik"))
-            .findFirst()
-            .orElseThrow(() -> new AssertionError("success-rate did not fail:\n" + v.describe()));
+    Verdict.CheckResult c = check(v, "success-rate/traefik");
+    assertThat(c.outcome()).as(v.describe()).isEqualTo(Outcome.FAILED);
     assertThat(c.canary()).isGreaterThan(c.stable());
     assertThat(c.pValue().getAsDouble())
         .isLessThanOrEqualTo(AnalysisConfig.Sensitivity.MEDIUM.alpha());
+    // same latency on both sides: the latency check must not be what failed it
+    assertThat(check(v, "latency/traefik").outcome()).as(v.describe()).isNotEqualTo(Outcome.FAILED);
+  }
+
+  @Test
+  @DisplayName("When the canary is three times slower with the same errors, then latency fails it")
+  void latencyRegression() {
+    Verdict v = awaitFailed(target("slow", Plane.NORTH_SOUTH, false, AnalysisConfig.DEFAULTS));
+    Verdict.CheckResult c = check(v, "latency/traefik");
+    assertThat(c.outcome()).as(v.describe()).isEqualTo(Outcome.FAILED);
+    assertThat(c.reason()).contains("slower than 0.3 s (stable's p95 bucket)");
+    assertThat(c.canary()).isGreaterThan(c.stable());
+    assertThat(check(v, "success-rate/traefik").outcome())
+        .as(v.describe())
+        .isNotEqualTo(Outcome.FAILED);
+    assertThat(v.action()).contains(Action.ABORT);
   }
 
   @Test
@@ -150,16 +182,18 @@ class PrometheusAnalyzerIT {
   void lowTrafficAtOnePercent() {
     Verdict v =
         awaitFailed(target("lowtraffic", Plane.NORTH_SOUTH, false, AnalysisConfig.DEFAULTS));
-    assertThat(v.checks(Outcome.FAILED).get(0).canarySamples()).isGreaterThanOrEqualTo(10);
+    Verdict.CheckResult c = check(v, "success-rate/traefik");
+    assertThat(c.outcome()).as(v.describe()).isEqualTo(Outcome.FAILED);
+    assertThat(c.canarySamples()).isGreaterThanOrEqualTo(10);
   }
 
   @Test
   @DisplayName("When a gRPC mesh canary returns UNAVAILABLE, then the Linkerd check fails it")
   void grpcMeshCanary() {
     Verdict v = awaitFailed(target("grpcmesh", Plane.EAST_WEST, true, AnalysisConfig.DEFAULTS));
-    assertThat(v.checks(Outcome.FAILED))
-        .extracting(Verdict.CheckResult::name)
-        .contains("success-rate/linkerd");
+    assertThat(check(v, "success-rate/linkerd").outcome())
+        .as(v.describe())
+        .isEqualTo(Outcome.FAILED);
   }
 
   @Test
@@ -204,6 +238,13 @@ class PrometheusAnalyzerIT {
     Verdict v = evaluate(t);
     assertThat(v.outcome()).isEqualTo(Outcome.INCONCLUSIVE);
     assertThat(v.checks().get(0).reason()).contains("canary is NaN");
+  }
+
+  private static Verdict.CheckResult check(Verdict v, String name) {
+    return v.checks().stream()
+        .filter(c -> c.name().equals(name))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no check " + name + " in\n" + v.describe()));
   }
 
   private static Verdict awaitFailed(RolloutAnalysisTarget t) {

@@ -21,7 +21,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * and Linkerd-shaped counters and histograms for any number of backends (canary and stable
  * Services), as if requests had been served at a given rate, error rate and latency. Counters
  * advance with the elapsed time at each scrape; outcomes are drawn from a seeded generator, so a
- * run is reproducible up to scrape timing.
+ * run is reproducible up to scrape timing. A backend set {@link Backend#evenlySpread()} draws its
+ * outcomes from low-discrepancy sequences instead: after any number of requests its failures and
+ * latency buckets are as close to the configured rates as whole requests allow, so integration
+ * tests judge the plumbing and the decision rule, not luck (sampling noise is covered by seeded
+ * unit tests and the simulation bench).
  */
 public final class SyntheticWorkloadExporter implements AutoCloseable {
 
@@ -48,6 +52,9 @@ public final class SyntheticWorkloadExporter implements AutoCloseable {
     volatile double medianSeconds;
     volatile double sigma = 0.5;
     private final SplittableRandom random;
+    private volatile boolean even;
+    private long served;
+    private final double offset;
     private double carry;
     private Instant last;
     private final Map<String, long[]> counts = new TreeMap<>(); // status -> [n]
@@ -68,7 +75,27 @@ public final class SyntheticWorkloadExporter implements AutoCloseable {
       this.grpc = grpc;
       this.scheme = scheme;
       this.random = new SplittableRandom(seed);
+      this.offset = new SplittableRandom(seed).nextDouble();
       this.last = start;
+    }
+
+    /** Draws outcomes from evenly spread sequences instead of the random generator. */
+    public Backend evenlySpread() {
+      this.even = true;
+      return this;
+    }
+
+    /** Weyl sequences frac(offset + n * a) with rationally independent a are equidistributed. */
+    private static final double[] WEYL = {
+      0.6180339887498949, 0.4142135623730951, 0.7320508075688772
+    };
+
+    private double uniform(int stream) {
+      if (!even) {
+        return random.nextDouble();
+      }
+      double x = offset + served * WEYL[stream];
+      return x - Math.floor(x);
     }
 
     /** Sets the request rate. */
@@ -96,7 +123,8 @@ public final class SyntheticWorkloadExporter implements AutoCloseable {
       long n = (long) Math.floor(expected);
       carry = expected - n;
       for (long i = 0; i < n; i++) {
-        boolean failed = random.nextDouble() < errorRate;
+        served++;
+        boolean failed = uniform(0) < errorRate;
         String status = grpc ? (failed ? "14" : "0") : (failed ? "503" : "200");
         double latency = medianSeconds * Math.exp(sigma * gaussian());
         counts.computeIfAbsent(status, k -> new long[1])[0]++;
@@ -118,8 +146,8 @@ public final class SyntheticWorkloadExporter implements AutoCloseable {
     private double gaussian() {
       // Box-Muller from the seeded generator (SplittableRandom has no nextGaussian before 17's
       // RandomGenerator default, which is fine, but keep it explicit and reproducible)
-      double u = 1 - random.nextDouble();
-      double v = random.nextDouble();
+      double u = 1 - uniform(1);
+      double v = uniform(2);
       return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     }
 
