@@ -104,10 +104,19 @@ func TestRealPathOnKubeApiServer(t *testing.T) {
 	for _, r := range routes {
 		acceptStatus(t, kube, ns, r)
 	}
-	verified, rpcErr = p.Router.VerifyWeight(ro, 10, nil)
-	assertNoError(t, "VerifyWeight", rpcErr)
-	if verified != types.Verified {
-		t.Errorf("VerifyWeight with Accepted status = %d, want Verified (1)", verified)
+	// The engine reads routes from its informer cache, which learns of the status a moment later;
+	// Argo asks again on its next reconcile, so ask until Verified (bounded).
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		verified, rpcErr = p.Router.VerifyWeight(ro, 10, nil)
+		assertNoError(t, "VerifyWeight", rpcErr)
+		if verified == types.Verified {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("VerifyWeight with Accepted status = %d for 30 s, want Verified (1)", verified)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 	verified, rpcErr = p.Router.VerifyWeight(ro, 20, nil)
 	assertNoError(t, "VerifyWeight 20", rpcErr)
