@@ -59,13 +59,15 @@ run: java
 ## `make run` uses), then the routing engine's API calls and latency on a real kube-apiserver
 ## (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m", ENGINE_BENCH_ARGS="--iterations=1000"; see e2e/README.md)
 E2E_CP = $(ROOT)/e2e/target/test-classes:$(ROOT)/e2e/target/classes:$$(cat $(ROOT)/e2e/target/conformance-classpath.txt)
+E2E_TEST_JAR = $(ROOT)/e2e/target/weighbridge-e2e-0.1.0-SNAPSHOT-tests.jar
 CDS_JVM_ARGS = -XX:+AutoCreateSharedArchive -Xlog:cds=off -XX:SharedArchiveFile=$(ROOT)/e2e/target/conformance-server.jsa
 bench: build controlplane
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench $(BENCH_ARGS)
 	@echo "The same with the class-data archive of make run (the archive is written by the first start):"
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench $(BENCH_ARGS) -jvm-args="$(CDS_JVM_ARGS)"
+	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_TEST_JAR=$(E2E_TEST_JAR) \
+	  $(GO) run ./cmd/bench $(BENCH_ARGS) -jvm-args="$(CDS_JVM_ARGS)"
 	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/e2e/target/test-classes/logback-bench.xml \
 	  -cp "$(E2E_CP)" io.weighbridge.e2e.EngineBenchMain $(ENGINE_BENCH_ARGS)
 
