@@ -70,6 +70,8 @@ bench: build controlplane
 	  $(GO) run ./cmd/bench $(BENCH_ARGS) -jvm-args="$(CDS_JVM_ARGS)"
 	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/e2e/target/test-classes/logback-bench.xml \
 	  -cp "$(E2E_CP)" io.weighbridge.e2e.EngineBenchMain $(ENGINE_BENCH_ARGS)
+	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
+	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench -real-engine 300
 
 ## fmt: format Java sources (google-java-format) and Go sources
 fmt:
