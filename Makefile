@@ -64,7 +64,9 @@ CDS_JVM_ARGS = -XX:+AutoCreateSharedArchive -Xlog:cds=off -XX:SharedArchiveFile=
 bench: build controlplane
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench $(BENCH_ARGS)
-	@echo "The same with the class-data archive of make run (the archive is written by the first start):"
+	@echo "The same with the class-data archive of make run (written afresh by the first start: an archive"
+	@echo "whose jars were rebuilt since is silently not used, and not renewed either):"
+	rm -f $(ROOT)/e2e/target/conformance-server.jsa
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_TEST_JAR=$(E2E_TEST_JAR) \
 	  $(GO) run ./cmd/bench $(BENCH_ARGS) -jvm-args="$(CDS_JVM_ARGS)"
