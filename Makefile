@@ -42,8 +42,9 @@ java-test: controlplane
 connector-test:
 	cd connector && $(GO) vet ./... && $(GO) test -count=1 ./...
 
-## conformance: Argo's own plugin client -> connector -> plugin-server with a recording router (e2e/README.md)
-conformance: build
+## conformance: Argo's own plugin client -> connector -> plugin-server with a recording router, and with the
+## real routing engine on a real kube-apiserver (e2e/README.md)
+conformance: build controlplane
 	cd e2e/conformance && $(GO) vet ./... && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) test -count=1 -v ./...
 
@@ -54,10 +55,25 @@ run: java
 	$(JAVA_HOME)/bin/java -XX:+AutoCreateSharedArchive -Xlog:cds=off \
 	  -XX:SharedArchiveFile=$(ROOT)/plugin-server/target/plugin-server.jsa -jar $(SERVER_JAR) $(ARGS)
 
-## bench: print latency/throughput/memory numbers (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m"; see e2e/README.md)
-bench: build
+## bench: print latency/throughput/memory numbers of the gRPC path (without and with the class-data archive
+## `make run` uses), then the routing engine's API calls and latency on a real kube-apiserver
+## (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m", ENGINE_BENCH_ARGS="--iterations=1000"; see e2e/README.md)
+E2E_CP = $(ROOT)/e2e/target/test-classes:$(ROOT)/e2e/target/classes:$$(cat $(ROOT)/e2e/target/conformance-classpath.txt)
+E2E_TEST_JAR = $(ROOT)/e2e/target/weighbridge-e2e-0.1.0-SNAPSHOT-tests.jar
+CDS_JVM_ARGS = -XX:+AutoCreateSharedArchive -Xlog:cds=off -XX:SharedArchiveFile=$(ROOT)/e2e/target/conformance-server.jsa
+bench: build controlplane
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench $(BENCH_ARGS)
+	@echo "The same with the class-data archive of make run (written afresh by the first start: an archive"
+	@echo "whose jars were rebuilt since is silently not used, and not renewed either):"
+	rm -f $(ROOT)/e2e/target/conformance-server.jsa
+	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
+	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_TEST_JAR=$(E2E_TEST_JAR) \
+	  $(GO) run ./cmd/bench $(BENCH_ARGS) -jvm-args="$(CDS_JVM_ARGS)"
+	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/e2e/target/test-classes/logback-bench.xml \
+	  -cp "$(E2E_CP)" io.weighbridge.e2e.EngineBenchMain $(ENGINE_BENCH_ARGS)
+	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
+	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench -real-engine 300
 
 ## fmt: format Java sources (google-java-format) and Go sources
 fmt:

@@ -38,6 +38,8 @@ func run() error {
 	warmup := flag.Int("warmup", 5000, "SetWeight calls before measuring (JIT warm-up)")
 	starts := flag.Int("starts", 5, "plugin-server starts for the time-to-ready median")
 	jvmArgs := flag.String("jvm-args", "", "space-separated JVM options for plugin-server, e.g. -Xmx256m")
+	realEngine := flag.Int("real-engine", 0, "instead: this many SetWeight calls each (changed, unchanged weight) "+
+		"through the real routing engine on a real kube-apiserver")
 	flag.Parse()
 
 	env, err := harness.LoadEnv()
@@ -49,6 +51,9 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if *realEngine > 0 {
+		return runRealEngine(env, dir, *realEngine)
+	}
 	opts := harness.ServerOptions{Dir: dir, Noop: true, JVMArgs: strings.Fields(*jvmArgs)}
 
 	readyTimes, err := timeToReady(env, opts, *starts)

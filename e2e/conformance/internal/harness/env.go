@@ -94,6 +94,14 @@ func classpath(root string) (string, error) {
 	if _, err := os.Stat(main); err != nil {
 		return "", fmt.Errorf("%s is missing: compile e2e with `mvn -B -ntp -pl e2e -am verify -DskipTests`", main)
 	}
+	// Class-data sharing archives classes from jars only: with WEIGHBRIDGE_TEST_JAR (e2e's test jar,
+	// written by `mvn package`) the class path holds no directory (e2e has no main classes).
+	if jar := os.Getenv("WEIGHBRIDGE_TEST_JAR"); jar != "" {
+		if _, err := os.Stat(jar); err != nil {
+			return "", fmt.Errorf("WEIGHBRIDGE_TEST_JAR %s: %v: build it with `mvn -B -ntp -pl e2e -am package -DskipTests`", jar, err)
+		}
+		return strings.Join([]string{jar, strings.TrimSpace(string(deps))}, string(os.PathListSeparator)), nil
+	}
 	return strings.Join([]string{
 		filepath.Join(e2e, "test-classes"),
 		filepath.Join(e2e, "classes"),

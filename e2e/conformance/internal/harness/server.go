@@ -30,6 +30,12 @@ type ServerOptions struct {
 	Dir string
 	// ReadyTimeout bounds the wait for /readyz (default 60 s: a cold JVM on a busy machine).
 	ReadyTimeout time.Duration
+	// MainClass is the Java main to run (default io.weighbridge.e2e.ConformanceServerMain);
+	// io.weighbridge.e2e.EngineServerMain runs the real routing engine on a real kube-apiserver.
+	MainClass string
+	// WorkDir is the process's working directory (default Dir). EngineServerMain needs the
+	// repository root: the testkit finds the control-plane build script and shared/crds from there.
+	WorkDir string
 }
 
 // Server is a running ConformanceServerMain process.
@@ -42,6 +48,9 @@ type Server struct {
 	LogPath string
 	// Started is when the process was started; Ready when /readyz first answered 200.
 	Started, Ready time.Time
+	// Kubeconfig, Namespace, HTTPRoute and GRPCRoute describe EngineServerMain's kube-apiserver and
+	// fixtures (empty for ConformanceServerMain).
+	Kubeconfig, Namespace, HTTPRoute, GRPCRoute string
 
 	exited  chan struct{}
 	waitErr error
@@ -50,10 +59,14 @@ type Server struct {
 
 // serverPorts is what ConformanceServerMain writes to its ports file.
 type serverPorts struct {
-	Pid         int `json:"pid"`
-	GRPCPort    int `json:"grpcPort"`
-	HTTPPort    int `json:"httpPort"`
-	ControlPort int `json:"controlPort"`
+	Pid         int    `json:"pid"`
+	GRPCPort    int    `json:"grpcPort"`
+	HTTPPort    int    `json:"httpPort"`
+	ControlPort int    `json:"controlPort"`
+	Kubeconfig  string `json:"kubeconfig"`
+	Namespace   string `json:"namespace"`
+	HTTPRoute   string `json:"httpRoute"`
+	GRPCRoute   string `json:"grpcRoute"`
 }
 
 // StartServer starts ConformanceServerMain and returns once its /readyz answers 200.
@@ -67,7 +80,13 @@ func StartServer(env Env, opts ServerOptions) (*Server, error) {
 	}
 	portsFile := f.Name() + ".ports.json"
 	args := append([]string{}, opts.JVMArgs...)
-	args = append(args, "-cp", env.Classpath, "io.weighbridge.e2e.ConformanceServerMain",
+	if opts.MainClass == "" {
+		opts.MainClass = "io.weighbridge.e2e.ConformanceServerMain"
+	}
+	if opts.WorkDir == "" {
+		opts.WorkDir = opts.Dir
+	}
+	args = append(args, "-cp", env.Classpath, opts.MainClass,
 		"--ports-file="+portsFile,
 		"--grpc-port="+strconv.Itoa(opts.GRPCPort),
 		"--http-port="+strconv.Itoa(opts.HTTPPort))
@@ -75,7 +94,7 @@ func StartServer(env Env, opts ServerOptions) (*Server, error) {
 		args = append(args, "--noop")
 	}
 	cmd := exec.Command(env.Java, args...)
-	cmd.Dir = opts.Dir
+	cmd.Dir = opts.WorkDir
 	cmd.Stdout = f
 	cmd.Stderr = f
 	s := &Server{Cmd: cmd, LogPath: f.Name(), exited: make(chan struct{}), log: f}
@@ -97,6 +116,7 @@ func StartServer(env Env, opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s.GRPCPort, s.HTTPPort, s.ControlPort = ports.GRPCPort, ports.HTTPPort, ports.ControlPort
+	s.Kubeconfig, s.Namespace, s.HTTPRoute, s.GRPCRoute = ports.Kubeconfig, ports.Namespace, ports.HTTPRoute, ports.GRPCRoute
 	if err := s.awaitReady(deadline); err != nil {
 		s.Kill()
 		return nil, err
