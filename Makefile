@@ -56,7 +56,8 @@ run: java
 	  -XX:SharedArchiveFile=$(ROOT)/plugin-server/target/plugin-server.jsa -jar $(SERVER_JAR) $(ARGS)
 
 ## bench: print latency/throughput/memory numbers of the gRPC path (without and with the class-data archive
-## `make run` uses), then the routing engine's API calls and latency on a real kube-apiserver
+## `make run` uses), then the routing engine's API calls and latency on a real kube-apiserver, then the
+## canary analyzer's simulated detection times and false-abort rate
 ## (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m", ENGINE_BENCH_ARGS="--iterations=1000"; see e2e/README.md)
 E2E_CP = $(ROOT)/e2e/target/test-classes:$(ROOT)/e2e/target/classes:$$(cat $(ROOT)/e2e/target/conformance-classpath.txt)
 E2E_TEST_JAR = $(ROOT)/e2e/target/weighbridge-e2e-0.1.0-SNAPSHOT-tests.jar
@@ -74,6 +75,9 @@ bench: build controlplane
 	  -cp "$(E2E_CP)" io.weighbridge.e2e.EngineBenchMain $(ENGINE_BENCH_ARGS)
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench -real-engine 300
+	@echo "Canary analyzer simulation (1% canary, 100 req/s in total, 5 s scrape; ANALYZER_BENCH_ARGS=<healthy runs>):"
+	$(JAVA_HOME)/bin/java -cp "$(ROOT)/plugin-server/target/test-classes:$(ROOT)/plugin-server/target/classes:$(ROOT)/plugin-server/target/lib/*" \
+	  io.weighbridge.bench.AnalyzerSimulation $(ANALYZER_BENCH_ARGS)
 
 ## fmt: format Java sources (google-java-format) and Go sources
 fmt:
