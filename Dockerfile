@@ -18,15 +18,7 @@ ARG RUNTIME_BASE=debian:bookworm-slim
 # 1. plugin-server jar + target/lib (the jar's manifest puts lib/*.jar on its class path).
 FROM --platform=$BUILDPLATFORM ${JAVA_BUILD_IMAGE} AS java-build
 WORKDIR /src
-# The poms first, so that the dependency download is a cached layer while only sources change.
-COPY pom.xml ./
-COPY proto/pom.xml proto/
-COPY testkit/pom.xml testkit/
-COPY plugin-server/pom.xml plugin-server/
-COPY e2e/pom.xml e2e/
-COPY charts/pom.xml charts/
-RUN --mount=type=cache,target=/root/.m2 \
-    mvn -B -ntp -q -pl plugin-server -am dependency:go-offline -DskipTests || true
+# The Maven repository is a cache mount, so dependencies are downloaded once per builder, not per build.
 COPY . .
 RUN --mount=type=cache,target=/root/.m2 \
     mvn -B -ntp -pl plugin-server -am package -DskipTests \
