@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector controlplane test unit-test java-test connector-test conformance run bench clean fmt generate
+.PHONY: build java connector controlplane test unit-test java-test connector-test conformance run bench clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -78,6 +78,12 @@ bench: build controlplane
 	@echo "Canary analyzer simulation (1% canary, 100 req/s in total, 5 s scrape; ANALYZER_BENCH_ARGS=<healthy runs>):"
 	$(JAVA_HOME)/bin/java -cp "$(ROOT)/plugin-server/target/test-classes:$(ROOT)/plugin-server/target/classes:$(ROOT)/plugin-server/target/lib/*" \
 	  io.weighbridge.bench.AnalyzerSimulation $(ANALYZER_BENCH_ARGS)
+
+## image: build the container image (needs a Docker engine with BuildKit; IMAGE=repo:tag to name it; for both
+## architectures: docker buildx build --platform linux/amd64,linux/arm64 ...)
+IMAGE ?= weighbridge:$(VERSION)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) $(ROOT)
 
 ## fmt: format Java sources (google-java-format) and Go sources
 fmt:

@@ -1,0 +1,80 @@
+# syntax=docker/dockerfile:1
+# Weighbridge plugin-server image, with the connector binaries Argo Rollouts runs as its plugin.
+#
+#   docker build -t weighbridge:dev .            (or: make image IMAGE=weighbridge:dev)
+#   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/weighbridge:<tag> --push .
+#
+# Stages: java-build (Maven) -> jre (jlink) -> connector (Go, both architectures) -> runtime.
+# The runtime image runs as uid 65532, writes only to /tmp (mount an emptyDir there with a read-only root
+# filesystem) and holds the connector for linux/amd64 and linux/arm64 with their sha256 sums, so that the
+# binaries Argo installs match this plugin-server's version. Serving them over HTTP from plugin-server
+# (e.g. /connector/linux-amd64) is a later step; until then copy them out of the image or publish them.
+
+ARG JAVA_BUILD_IMAGE=maven:3.9-eclipse-temurin-21
+ARG GO_IMAGE=golang:1.26
+ARG RUNTIME_BASE=debian:bookworm-slim
+
+# ---------------------------------------------------------------------------------------------------
+# 1. plugin-server jar + target/lib (the jar's manifest puts lib/*.jar on its class path).
+FROM --platform=$BUILDPLATFORM ${JAVA_BUILD_IMAGE} AS java-build
+WORKDIR /src
+# The Maven repository is a cache mount, so dependencies are downloaded once per builder, not per build.
+COPY . .
+RUN --mount=type=cache,target=/root/.m2 \
+    mvn -B -ntp -pl plugin-server -am package -DskipTests \
+ && mkdir -p /out/lib \
+ && cp plugin-server/target/weighbridge-plugin-server-*.jar /out/weighbridge-plugin-server.jar \
+ && cp plugin-server/target/lib/*.jar /out/lib/
+
+# ---------------------------------------------------------------------------------------------------
+# 2. A Java 21 runtime with only the modules plugin-server needs, for the target architecture.
+#    The module list comes from (run it again when dependencies change, and update JAVA_MODULES):
+#      jdeps --multi-release 21 --ignore-missing-deps --print-module-deps \
+#            --class-path 'plugin-server/target/lib/*' plugin-server/target/weighbridge-plugin-server-*.jar
+#    which printed (0.1.0): java.base,java.desktop,java.naming,java.net.http,java.sql,jdk.httpserver,jdk.jfr,
+#    jdk.management,jdk.unsupported — plus modules loaded only as services or by name, which jdeps cannot
+#    see: jdk.crypto.ec (ECDHE/ECDSA in TLS to the API server), jdk.naming.dns (grpc-java's JNDI DNS
+#    resolver), jdk.zipfs. jlink adds what these require (java.logging, java.management, ...).
+#    --generate-cds-archive writes the JDK's base class-data archive, which the app archive below builds on.
+FROM eclipse-temurin:21-jdk AS jre
+ARG JAVA_MODULES=java.base,java.desktop,java.naming,java.net.http,java.sql,jdk.httpserver,jdk.jfr,jdk.management,jdk.unsupported,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs
+RUN jlink --add-modules "${JAVA_MODULES}" --strip-debug --no-man-pages --no-header-files \
+          --compress=zip-6 --generate-cds-archive --output /opt/java
+
+# ---------------------------------------------------------------------------------------------------
+# 3. The connector, static, for both architectures Argo Rollouts' controller image is published for.
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS connector
+ARG VERSION=dev
+WORKDIR /src/connector
+COPY connector/go.mod connector/go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY connector/ ./
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    set -eu; \
+    for arch in amd64 arm64; do \
+      CGO_ENABLED=0 GOOS=linux GOARCH="$arch" go build -trimpath \
+        -ldflags "-s -w -X main.version=${VERSION}" -o "/out/linux-${arch}/weighbridge-connector" . ; \
+      (cd "/out/linux-${arch}" && sha256sum weighbridge-connector > weighbridge-connector.sha256); \
+    done
+
+# ---------------------------------------------------------------------------------------------------
+# 4. Runtime: the jlinked JRE, the jar and its libraries, the connector binaries; non-root.
+FROM ${RUNTIME_BASE} AS runtime
+ENV JAVA_HOME=/opt/java \
+    PATH=/opt/java/bin:$PATH \
+    LANG=C.UTF-8
+COPY --from=jre /opt/java /opt/java
+COPY --from=java-build /out/ /opt/weighbridge/
+COPY --from=connector /out/ /opt/weighbridge/connector/
+# The class-data-sharing archive is written at build time (a short training run that only prints the help
+# text loads the start-up classes), into the image, so that a read-only root filesystem still uses it.
+RUN java -XX:ArchiveClassesAtExit=/opt/weighbridge/plugin-server.jsa -Xlog:cds=off \
+         -jar /opt/weighbridge/weighbridge-plugin-server.jar --help > /dev/null \
+ && chmod -R a+rX /opt/weighbridge
+# Container-aware JVM: heap as a share of the cgroup memory limit, exit (and be restarted) on OOM
+# instead of limping on, class data shared from the archive above. Set JAVA_TOOL_OPTIONS to add flags.
+ENV JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75 -XX:InitialRAMPercentage=25 -XX:+ExitOnOutOfMemoryError -XX:SharedArchiveFile=/opt/weighbridge/plugin-server.jsa -Xshare:auto -Xlog:cds=off -Djava.io.tmpdir=/tmp -Duser.home=/tmp"
+USER 65532:65532
+WORKDIR /tmp
+EXPOSE 9090 8080
+ENTRYPOINT ["java", "-jar", "/opt/weighbridge/weighbridge-plugin-server.jar"]

@@ -1,0 +1,62 @@
+{{/* Chart name. */}}
+{{- define "weighbridge.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: <release>-<chart>, or the release name when it already contains the chart name. */}}
+{{- define "weighbridge.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels on every resource. */}}
+{{- define "weighbridge.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "weighbridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: weighbridge
+{{- end }}
+
+{{/* Labels that select the plugin-server pods. */}}
+{{- define "weighbridge.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "weighbridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: plugin-server
+{{- end }}
+
+{{/* The ServiceAccount's name. */}}
+{{- define "weighbridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "weighbridge.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create=false: name the existing ServiceAccount" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* The image reference: digest wins over tag; the tag defaults to the appVersion. */}}
+{{- define "weighbridge.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* The gRPC address the connector is given: --server=<this>. */}}
+{{- define "weighbridge.grpcAddress" -}}
+{{- printf "%s.%s.svc:%v" (include "weighbridge.fullname" .) .Release.Namespace .Values.service.grpcPort }}
+{{- end }}
+
+{{/* Label matchers of the alerts: the ServiceMonitor's job label is the Service's name. */}}
+{{- define "weighbridge.alertSelector" -}}
+{{- printf "job=\"%s\",namespace=\"%s\"" (include "weighbridge.fullname" .) .Release.Namespace }}
+{{- end }}
