@@ -124,7 +124,9 @@ class GatewayApiEngineIT {
           + " carry the weights")
   void everyRouteKind() {
     e.create(Fixtures.exampleRoute("traefik/httproute.yml"));
-    e.create(Fixtures.grpcRoute());
+    ObjectNode grpc = Fixtures.grpcRoute(); // the Linkerd-era v1alpha2 shape, created as v1
+    grpc.put("apiVersion", V1);
+    e.create(grpc);
     e.create(Fixtures.tcpRoute());
     e.create(Fixtures.tlsRoute());
     Rollout rollout =
@@ -455,10 +457,16 @@ class GatewayApiEngineIT {
     assertThat(e.router.verifyWeight(CALLER, rollout, 50, List.of()).verification())
         .isEqualTo(Verification.NOT_VERIFIED);
 
-    Rollout specOnly = rollout("{'httpRoute': 'argo-rollouts-http-route', 'verifyWeight': 'spec'}");
+    // The user switches the status check off: a new generation of the Rollout.
+    Rollout specOnly =
+        Fixtures.rollout()
+            .namespace(ns)
+            .generation(2)
+            .plugin("{'httpRoute': 'argo-rollouts-http-route', 'verifyWeight': 'spec'}")
+            .build();
     e.router.setWeight(CALLER, specOnly, 35, List.of());
-    assertThat(e.router.verifyWeight(CALLER, specOnly, 35, List.of()).verification())
-        .isEqualTo(Verification.VERIFIED);
+    var result = e.router.verifyWeight(CALLER, specOnly, 35, List.of());
+    assertThat(result.verification()).as(result.reason()).isEqualTo(Verification.VERIFIED);
   }
 
   private long statusGeneration() {
