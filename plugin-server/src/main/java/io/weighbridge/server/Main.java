@@ -13,6 +13,8 @@ import io.weighbridge.domain.routing.RouterSettings;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,17 +42,23 @@ public final class Main {
     Logger log = LoggerFactory.getLogger(Main.class);
     logConfiguration(log, config);
 
+    // Building the fabric8 client loads many classes; overlap it with the registry's. It only reads
+    // the kubeconfig or the ServiceAccount files: no request is sent here.
+    CompletableFuture<KubernetesClient> kubeFuture =
+        CompletableFuture.supplyAsync(
+            () -> KubernetesClients.create(clientSettings(config)),
+            task -> Thread.ofPlatform().name("weighbridge-kube-init").daemon().start(task));
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     KubernetesClient kube;
     try {
-      // Reads the kubeconfig or the ServiceAccount files only: no request is sent here.
-      kube = KubernetesClients.create(clientSettings(config));
-    } catch (RuntimeException e) {
+      kube = kubeFuture.join();
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
       log.error(
           "plugin-server cannot build its Kubernetes client: {}; pass --kubeconfig (and"
               + " --kube-context) or run in a Pod with a ServiceAccount",
-          e.getMessage(),
-          e);
+          cause.getMessage(),
+          cause);
       System.exit(1);
       return;
     }

@@ -84,9 +84,21 @@ public final class ApiServerProbe implements AutoCloseable {
         LOG.warn(
             "Kubernetes API server {} unreachable: {}; calls fail UNAVAILABLE until it answers",
             client.getMasterUrl(),
-            e.getMessage());
+            rootCause(e));
       }
     }
+  }
+
+  /** fabric8 wraps the useful part ("Connection refused", "x509: ...") in generic messages. */
+  private static String rootCause(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) {
+      root = root.getCause();
+    }
+    String message = root.getMessage() == null ? "" : ": " + root.getMessage();
+    return root == e
+        ? e.toString()
+        : e.getMessage() + " (" + root.getClass().getSimpleName() + message + ")";
   }
 
   @Override
