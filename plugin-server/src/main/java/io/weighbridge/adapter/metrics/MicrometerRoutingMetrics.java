@@ -67,7 +67,13 @@ public final class MicrometerRoutingMetrics implements RoutingMetrics {
 
   @Override
   public void routeFailed(RouteId route, Operation operation, WeighbridgeException failure) {
-    String error = failure.getClass().getSimpleName().replace("Exception", "");
+    // InvalidConfigException -> invalid_config
+    String error =
+        failure
+            .getClass()
+            .getSimpleName()
+            .replaceFirst("Exception$", "")
+            .replaceAll("([a-z])([A-Z])", "$1_$2");
     counter(
             FAILURES,
             "Failed changes of one route, by operation, route kind and error",
