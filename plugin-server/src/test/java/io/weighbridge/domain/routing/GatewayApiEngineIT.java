@@ -150,6 +150,110 @@ class GatewayApiEngineIT {
 
   @Test
   @DisplayName(
+      "When an experiment runs on HTTP, GRPC, TCP and TLS routes, then each gets the experiment"
+          + " backend on the port matching its stable backend, and loses it afterwards")
+  void experimentsOnEveryRouteKind() {
+    e.create(Fixtures.exampleRoute("traefik/httproute.yml"));
+    ObjectNode grpc = Fixtures.grpcRoute();
+    grpc.put("apiVersion", V1);
+    e.create(grpc);
+    e.create(Fixtures.tcpRoute());
+    e.create(Fixtures.tlsRoute());
+    e.admin
+        .services()
+        .inNamespace(ns)
+        .resource(
+            new io.fabric8.kubernetes.api.model.ServiceBuilder()
+                .withNewMetadata()
+                .withName("exp")
+                .endMetadata()
+                .withNewSpec()
+                .addNewPort()
+                .withName("http")
+                .withPort(80)
+                .endPort()
+                .addNewPort()
+                .withName("grpc")
+                .withPort(9000)
+                .endPort()
+                .addNewPort()
+                .withName("pg")
+                .withPort(5432)
+                .endPort()
+                .addNewPort()
+                .withName("tls")
+                .withPort(443)
+                .endPort()
+                .endSpec()
+                .build())
+        .create();
+    Rollout rollout =
+        rollout(
+            """
+            {'httpRoute': 'argo-rollouts-http-route', 'grpcRoute': 'greeter',
+             'tcpRoute': 'db', 'tlsRoute': 'tls'}
+            """);
+    List<WeightDestination> experiment = List.of(new WeightDestination("exp", "h", 5));
+
+    e.router.setWeight(CALLER, rollout, 10, experiment);
+
+    Map<String, JsonNode> stored =
+        Map.of(
+            "80", e.http("argo-rollouts-http-route"),
+            "9000", e.get(V1, "GRPCRoute", ns, "greeter"),
+            "5432", e.get(V1ALPHA2, "TCPRoute", ns, "db"),
+            "443", e.get(V1, "TLSRoute", ns, "tls"));
+    stored.forEach(
+        (port, route) -> {
+          assertThat(weights(route, 0))
+              .as(route.path("kind").asText())
+              .containsExactly(entry(STABLE, 85), entry(CANARY, 10), entry("exp", 5));
+          assertThat(route.at("/spec/rules/0/backendRefs/2/port").asText())
+              .as(route.path("kind").asText())
+              .isEqualTo(port);
+        });
+
+    e.router.setWeight(CALLER, rollout, 10, List.of());
+
+    assertThat(weights(e.get(V1ALPHA2, "TCPRoute", ns, "db"), 0))
+        .containsExactly(entry(STABLE, 90), entry(CANARY, 10));
+    assertThat(weights(e.get(V1, "GRPCRoute", ns, "greeter"), 0))
+        .containsExactly(entry(STABLE, 90), entry(CANARY, 10));
+  }
+
+  @Test
+  @DisplayName(
+      "When header and mirror routes were added to a shared route, then RemoveManagedRoutes"
+          + " removes exactly them: the spec is as the user wrote it")
+  void removeManagedRoutesRemovesAllWeAddedAndNothingElse() {
+    ObjectNode shop = Fixtures.richHttpRoute();
+    ((ObjectNode) shop.at("/spec/rules/0")).remove("futureField");
+    JsonNode before = e.create(shop);
+    Rollout rollout =
+        Fixtures.rollout()
+            .namespace(ns)
+            .managedRoutes("h1", "h2", "m")
+            .plugin("{'httpRoutes': [{'name': 'shop', 'useHeaderRoutes': true}]}")
+            .build();
+
+    e.router.setHeaderRoute(CALLER, rollout, header("h1", "x-a", new StringMatch("1", "", "")));
+    e.router.setHeaderRoute(CALLER, rollout, header("h2", "x-a", new StringMatch("2", "", "")));
+    e.router.setMirrorRoute(
+        CALLER,
+        rollout,
+        new MirrorRoute(
+            "m", List.of(new RequestMatch(null, new StringMatch("", "/api", ""), Map.of())), 50));
+    assertThat(rules(e.http("shop")).size()).isGreaterThan(rules(before).size());
+
+    e.router.removeManagedRoutes(CALLER, rollout);
+
+    JsonNode after = e.http("shop");
+    assertThat(after.path("spec")).isEqualTo(before.path("spec"));
+    assertThat(after.at("/metadata/annotations").has("weighbridge.io/managed")).isFalse();
+  }
+
+  @Test
+  @DisplayName(
       "When the route lives in another namespace and references the Rollout's Services across"
           + " namespaces (ReferenceGrant), then only those backends change")
   void crossNamespaceRoute() {
@@ -539,10 +643,17 @@ class GatewayApiEngineIT {
     await()
         .atMost(5, TimeUnit.SECONDS)
         .untilAsserted(
-            () ->
-                assertThat(weights(e.http("argo-rollouts-http-route"), 0))
-                    .containsExactly(entry(STABLE, 70), entry(CANARY, 30)));
-    assertThat(e.counter(MicrometerRoutingMetrics.DRIFT, "kind", "HTTPRoute")).isEqualTo(1);
+            () -> {
+              assertThat(weights(e.http("argo-rollouts-http-route"), 0))
+                  .containsExactly(entry(STABLE, 70), entry(CANARY, 30));
+              // Counted once the restoring write has returned, a moment after it is visible.
+              assertThat(e.counter(MicrometerRoutingMetrics.DRIFT, "kind", "HTTPRoute"))
+                  .isEqualTo(1);
+            });
+    assertThat(
+            e.counter(
+                MicrometerRoutingMetrics.WRITES, "operation", "drift_restore", "kind", "HTTPRoute"))
+        .isEqualTo(1);
   }
 
   // ---- concurrency and failures (items 3, 8) ----
