@@ -206,15 +206,17 @@ class ServerConfigTest {
   }
 
   @Test
-  @DisplayName("When only --call-timeout is lowered below the lock timeout, then both are named")
+  @DisplayName(
+      "When only --call-timeout is lowered below the default lock timeout, then the lock timeout"
+          + " follows it; set explicitly at or above it, it is refused")
   void lockTimeoutFollowsCallTimeout() {
-    assertThatThrownBy(() -> parse("--call-timeout=5s"))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageStartingWith(
-            "--lock-timeout (default): invalid value '10s': expected a duration below"
-                + " --call-timeout (5s)");
+    assertThat(parse("--call-timeout=4s").lockTimeout()).isEqualTo(Duration.ofSeconds(3));
     assertThat(parse("--call-timeout=5s", "--lock-timeout=4s").lockTimeout())
         .isEqualTo(Duration.ofSeconds(4));
+    assertThatThrownBy(() -> parse("--call-timeout=5s", "--lock-timeout=5s"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith(
+            "--lock-timeout: invalid value '5s': expected a duration below --call-timeout (5s)");
   }
 
   @Test
@@ -276,9 +278,7 @@ class ServerConfigTest {
 
   @Test
   void effectiveValuesAreWrittenAsTheFlagsAre() {
-    assertThat(
-            parse("--call-timeout=1500ms", "--lock-timeout=1s", "--max-message-size=3000")
-                .effectiveValues())
+    assertThat(parse("--call-timeout=1500ms", "--max-message-size=3000").effectiveValues())
         .containsEntry("grpc-port", "9090")
         .containsEntry("kubeconfig", "(in-cluster or default)")
         .containsEntry("accepted-plugin-names", "weighbridge/gateway-api,argoproj-labs/gatewayAPI")
@@ -289,7 +289,7 @@ class ServerConfigTest {
         .containsEntry("max-message-size", "3000")
         .containsEntry("kube-context", "(current)")
         .containsEntry("informer-scope", "cluster")
-        .containsEntry("lock-timeout", "1s")
+        .containsEntry("lock-timeout", "1125ms")
         .containsEntry("drift-min-interval", "1s");
   }
 
