@@ -131,6 +131,7 @@ class MainIT {
     Run run =
         run(
             "--kubeconfig=" + apiServer.kubeconfig(),
+            "--informer-scope=namespace",
             "--grpc-port=0",
             "--http-port=0",
             "--bind-address=127.0.0.1",

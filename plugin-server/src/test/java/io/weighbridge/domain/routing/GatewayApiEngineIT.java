@@ -487,6 +487,19 @@ class GatewayApiEngineIT {
     assertThat(restored.path("spec").path("rules")).hasSize(1);
     assertThat(restored.at("/spec/rules/0/matches")).isEqualTo(before.at("/spec/rules/0/matches"));
     assertThat(restored.at("/metadata/annotations").has("weighbridge.io/managed")).isFalse();
+    assertThat(restored.at("/metadata/labels").has("rollouts.argoproj.io/gatewayapi-canary"))
+        .isFalse();
+  }
+
+  @Test
+  @DisplayName("When a configured route does not exist, then SetWeight names it and writes nothing")
+  void missingRoute() {
+    Rollout rollout = rollout("{'httpRoute': 'nope'}");
+
+    assertThatThrownBy(() -> e.router.setWeight(CALLER, rollout, 10, List.of()))
+        .isInstanceOf(io.weighbridge.domain.NotFoundException.class)
+        .hasMessageContaining("nope");
+    assertThat(e.calls.writes()).isZero();
   }
 
   @Test
