@@ -1,10 +1,20 @@
 package io.weighbridge.server;
 
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.weighbridge.domain.TrafficRouter;
+import io.weighbridge.adapter.kubernetes.ApiServerProbe;
+import io.weighbridge.adapter.kubernetes.KubernetesClients;
+import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
+import io.weighbridge.adapter.kubernetes.MicrometerApiCallRecorder;
+import io.weighbridge.adapter.metrics.MicrometerRoutingMetrics;
+import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
+import io.weighbridge.domain.routing.RouterSettings;
 import java.lang.management.ManagementFactory;
+import java.time.Duration;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -32,12 +42,56 @@ public final class Main {
     Logger log = LoggerFactory.getLogger(Main.class);
     logConfiguration(log, config);
 
+    // Building the fabric8 client loads many classes; overlap it with the registry's. It only reads
+    // the kubeconfig or the ServiceAccount files: no request is sent here.
+    CompletableFuture<KubernetesClient> kubeFuture =
+        CompletableFuture.supplyAsync(
+            () -> KubernetesClients.create(clientSettings(config)),
+            task -> Thread.ofPlatform().name("weighbridge-kube-init").daemon().start(task));
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    // Until the routing engine is wired here, every route-changing call answers UNIMPLEMENTED.
-    TrafficRouter router = new UnimplementedTrafficRouter();
+    KubernetesClient kube;
+    try {
+      kube = kubeFuture.join();
+    } catch (CompletionException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      log.error(
+          "plugin-server cannot build its Kubernetes client: {}; pass --kubeconfig (and"
+              + " --kube-context) or run in a Pod with a ServiceAccount",
+          cause.getMessage(),
+          cause);
+      System.exit(1);
+      return;
+    }
+    KubernetesRouteClient routes =
+        new KubernetesRouteClient(
+            kube, routeClientSettings(config), new MicrometerApiCallRecorder(registry));
+    GatewayApiTrafficRouter router =
+        new GatewayApiTrafficRouter(
+            routes,
+            new MicrometerRoutingMetrics(registry),
+            new RouterSettings(
+                config.lockTimeout(),
+                config.driftMinInterval(),
+                RouterSettings.defaults().idleRolloutTimeout(),
+                RouterSettings.defaults().configCacheSize()));
+    // Readiness does not follow the API server (see ApiServerProbe): ready as soon as we listen,
+    // informers start on the first call that needs them, and an unreachable API server shows as
+    // weighbridge_kubernetes_api_up 0 and as UNAVAILABLE answers naming it.
+    ApiServerProbe probe = new ApiServerProbe(kube, registry, API_PROBE_INTERVAL);
     PluginServer server = new PluginServer(config, router, registry);
-    // SIGTERM: drain within --shutdown-grace; the JVM exits once the hook returns.
-    Runtime.getRuntime().addShutdownHook(new Thread(server::close, "weighbridge-shutdown"));
+    // SIGTERM: drain within --shutdown-grace, then stop the engine, its informers and the client
+    // (in that order: in-flight calls still need them); the JVM exits once the hook returns.
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  server.close();
+                  probe.close();
+                  router.close();
+                  routes.close();
+                  kube.close();
+                },
+                "weighbridge-shutdown"));
     try {
       server.start();
     } catch (RuntimeException e) {
@@ -45,8 +99,33 @@ public final class Main {
       System.exit(1);
       return;
     }
+    probe.start();
     log.info("ready {} ms after the JVM started", ManagementFactory.getRuntimeMXBean().getUptime());
     server.awaitStopped();
+  }
+
+  /** How often the API server's reachability is probed for the weighbridge_kubernetes_api_up. */
+  static final Duration API_PROBE_INTERVAL = Duration.ofSeconds(15);
+
+  static KubernetesClients.Settings clientSettings(ServerConfig config) {
+    KubernetesClients.Settings defaults = KubernetesClients.Settings.defaults();
+    return new KubernetesClients.Settings(
+        config.kubeconfig(),
+        config.kubeContext(),
+        defaults.requestTimeout(),
+        defaults.connectTimeout(),
+        defaults.retries(),
+        defaults.retryBackoff(),
+        defaults.maxConcurrentRequestsPerHost());
+  }
+
+  static KubernetesRouteClient.Settings routeClientSettings(ServerConfig config) {
+    return KubernetesRouteClient.Settings.defaults()
+        .withScope(
+            switch (config.informerScope()) {
+              case CLUSTER -> KubernetesRouteClient.InformerScope.CLUSTER;
+              case NAMESPACE -> KubernetesRouteClient.InformerScope.NAMESPACE;
+            });
   }
 
   private static void logConfiguration(Logger log, ServerConfig config) {

@@ -32,6 +32,11 @@ import java.util.stream.Collectors;
  * @param callTimeout the server-side bound of every call (kept below the connector's 15 s)
  * @param shutdownGrace how long in-flight calls may run on after a shutdown request
  * @param maxMessageSize the largest gRPC request accepted, in bytes (a Rollout travels as JSON)
+ * @param kubeContext the kubeconfig context to use; empty means the kubeconfig's current context
+ * @param informerScope whether one route informer covers all namespaces (needs a ClusterRole) or
+ *     one informer runs per namespace in use (works with namespaced Roles)
+ * @param lockTimeout how long a call waits for another call on the same route before it fails
+ * @param driftMinInterval the least time between two drift restorations of one route
  */
 public record ServerConfig(
     int grpcPort,
@@ -43,7 +48,11 @@ public record ServerConfig(
     LogLevel logLevel,
     Duration callTimeout,
     Duration shutdownGrace,
-    int maxMessageSize) {
+    int maxMessageSize,
+    Optional<String> kubeContext,
+    InformerScope informerScope,
+    Duration lockTimeout,
+    Duration driftMinInterval) {
 
   /** Argo's own rule for a plugin name (argo-rollouts utils/plugin). */
   private static final Pattern PLUGIN_NAME = Pattern.compile("^([a-zA-Z0-9-]+)/([a-zA-Z0-9_.-]+)$");
@@ -62,6 +71,18 @@ public record ServerConfig(
     Objects.requireNonNull(logLevel, "logLevel");
     Objects.requireNonNull(callTimeout, "callTimeout");
     Objects.requireNonNull(shutdownGrace, "shutdownGrace");
+    Objects.requireNonNull(kubeContext, "kubeContext");
+    Objects.requireNonNull(informerScope, "informerScope");
+    Objects.requireNonNull(lockTimeout, "lockTimeout");
+    Objects.requireNonNull(driftMinInterval, "driftMinInterval");
+  }
+
+  /** Which namespaces one route informer covers. */
+  public enum InformerScope {
+    /** One informer per route kind for all namespaces: fewest watches; needs a ClusterRole. */
+    CLUSTER,
+    /** One informer per route kind and namespace in use: works with namespaced Roles only. */
+    NAMESPACE
   }
 
   /** The format of log lines. */
@@ -112,7 +133,24 @@ public record ServerConfig(
     SHUTDOWN_GRACE(
         "shutdown-grace", "10s", "how long in-flight calls may finish after SIGTERM (0s: none)"),
     MAX_MESSAGE_SIZE(
-        "max-message-size", "16MiB", "largest gRPC request accepted (bytes, or with KiB/MiB)");
+        "max-message-size", "16MiB", "largest gRPC request accepted (bytes, or with KiB/MiB)"),
+    KUBE_CONTEXT("kube-context", "", "kubeconfig context to use; empty means its current context"),
+    INFORMER_SCOPE(
+        "informer-scope",
+        "cluster",
+        "cluster: one watch per route kind for all namespaces (needs a ClusterRole with"
+            + " list/watch); namespace: one watch per route kind and namespace in use (works with"
+            + " namespaced Roles)"),
+    LOCK_TIMEOUT(
+        "lock-timeout",
+        "10s",
+        "how long a call waits for another call on the same route before failing; must be below"
+            + " --call-timeout (when left unset and --call-timeout is lower, 3/4 of it)"),
+    DRIFT_MIN_INTERVAL(
+        "drift-min-interval",
+        "1s",
+        "least time between two restorations of one route's weights changed by someone else, so a"
+            + " tool fighting over them cannot make us write in a loop (0s: no limit)");
 
     final String name;
     final String defaultValue;
@@ -207,7 +245,38 @@ public record ServerConfig(
         oneOf(raw.get(Key.LOG_LEVEL), LogLevel.class),
         duration(raw.get(Key.CALL_TIMEOUT), false),
         duration(raw.get(Key.SHUTDOWN_GRACE), true),
-        size(raw.get(Key.MAX_MESSAGE_SIZE)));
+        size(raw.get(Key.MAX_MESSAGE_SIZE)),
+        kubeContext(raw.get(Key.KUBE_CONTEXT)),
+        oneOf(raw.get(Key.INFORMER_SCOPE), InformerScope.class),
+        lockTimeout(raw.get(Key.LOCK_TIMEOUT), raw.get(Key.CALL_TIMEOUT)),
+        duration(raw.get(Key.DRIFT_MIN_INTERVAL), true));
+  }
+
+  private static Optional<String> kubeContext(Raw raw) {
+    String value = raw.value().trim();
+    if (value.chars().anyMatch(Character::isWhitespace)) {
+      throw invalid(raw, "the name of a context in the kubeconfig, or empty for its current one");
+    }
+    return value.isEmpty() ? Optional.empty() : Optional.of(value);
+  }
+
+  /** Must end before the call's own bound, or the caller sees a timeout instead of the reason. */
+  private static Duration lockTimeout(Raw raw, Raw callTimeoutRaw) {
+    Duration lock = duration(raw, false);
+    Duration call = duration(callTimeoutRaw, false);
+    if (lock.compareTo(call) >= 0 && raw.where().endsWith("(default)")) {
+      // Only --call-timeout was lowered (e.g. in tests): follow it rather than refuse a default.
+      return call.multipliedBy(3).dividedBy(4);
+    }
+    if (lock.compareTo(call) >= 0) {
+      throw invalid(
+          raw,
+          "a duration below --call-timeout ("
+              + formatDuration(call)
+              + "), so that a call waiting for a busy route fails with that reason rather than a"
+              + " bare deadline; e.g. 10s with --call-timeout=14s");
+    }
+    return lock;
   }
 
   /** The usage text printed by {@code --help}. */
@@ -247,6 +316,10 @@ public record ServerConfig(
     values.put(Key.CALL_TIMEOUT.name, formatDuration(callTimeout));
     values.put(Key.SHUTDOWN_GRACE.name, formatDuration(shutdownGrace));
     values.put(Key.MAX_MESSAGE_SIZE.name, formatSize(maxMessageSize));
+    values.put(Key.KUBE_CONTEXT.name, kubeContext.orElse("(current)"));
+    values.put(Key.INFORMER_SCOPE.name, informerScope.name().toLowerCase(Locale.ROOT));
+    values.put(Key.LOCK_TIMEOUT.name, formatDuration(lockTimeout));
+    values.put(Key.DRIFT_MIN_INTERVAL.name, formatDuration(driftMinInterval));
     return values;
   }
 

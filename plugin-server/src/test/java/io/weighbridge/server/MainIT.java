@@ -1,19 +1,26 @@
 package io.weighbridge.server;
 
 import static io.weighbridge.fixtures.Requests.caller;
-import static io.weighbridge.fixtures.Requests.rollout;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.google.protobuf.ByteString;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.ObjectMetaBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.weighbridge.contract.v1.SetWeightRequest;
 import io.weighbridge.contract.v1.TrafficRouterGrpc;
 import io.weighbridge.contract.v1.TypeRequest;
+import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
+import io.weighbridge.testkit.KubeApiServer;
+import io.weighbridge.testkit.TestNamespace;
+import io.weighbridge.testkit.WithKubeApiServer;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,17 +31,24 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
-/** The packaged jar started as {@code make run} starts it: flags, logs, serving, SIGTERM. */
+/**
+ * The packaged jar started as {@code make run} starts it: flags, logs, wiring to a real API server,
+ * serving, SIGTERM.
+ */
+@WithKubeApiServer(gatewayApi = "v1.5.1-experimental")
 class MainIT {
   private static final ObjectMapper JSON = new ObjectMapper();
   private final List<Process> processes = new ArrayList<>();
@@ -108,10 +122,16 @@ class MainIT {
   }
 
   @Test
-  @DisplayName("When started with JSON logs, then it serves honestly and stops on SIGTERM")
-  void servesAndStopsOnSigterm() throws Exception {
+  @DisplayName(
+      "When started with JSON logs and a kubeconfig, then it moves weights and stops on SIGTERM")
+  void servesAndStopsOnSigterm(
+      KubeApiServer apiServer, KubernetesClient client, TestNamespace namespace) throws Exception {
+    String ns = namespace.name();
+    client.resource(route(ns)).create();
     Run run =
         run(
+            "--kubeconfig=" + apiServer.kubeconfig(),
+            "--informer-scope=namespace",
             "--grpc-port=0",
             "--http-port=0",
             "--bind-address=127.0.0.1",
@@ -138,22 +158,14 @@ class MainIT {
     try {
       var stub = TrafficRouterGrpc.newBlockingStub(channel).withDeadlineAfter(10, TimeUnit.SECONDS);
       assertThat(stub.type(TypeRequest.newBuilder().setCaller(caller()).build()).getType())
-          .isEqualTo("Weighbridge");
-      assertThatThrownBy(
-              () ->
-                  stub.setWeight(
-                      SetWeightRequest.newBuilder()
-                          .setCaller(caller())
-                          .setRollout(rollout())
-                          .setDesiredWeight(10)
-                          .build()))
-          .satisfies(
-              thrown -> {
-                assertThat(Status.fromThrowable(thrown).getCode())
-                    .isEqualTo(Status.Code.UNIMPLEMENTED);
-                assertThat(Status.fromThrowable(thrown).getDescription())
-                    .startsWith("SetWeight is not implemented by this plugin-server build yet");
-              });
+          .isEqualTo(GatewayApiTrafficRouter.TYPE);
+      stub.setWeight(
+          SetWeightRequest.newBuilder()
+              .setCaller(caller())
+              .setRollout(rolloutIn(ns))
+              .setDesiredWeight(10)
+              .build());
+      assertThat(weights(client, ns)).containsExactly(90L, 10L);
     } finally {
       channel.shutdownNow();
     }
@@ -177,6 +189,129 @@ class MainIT {
       assertThat(JSON.readTree(stdout).has("level")).as(stdout).isTrue();
     }
     assertThat(run.stderr()).isEmpty();
+  }
+
+  @Test
+  @DisplayName(
+      "When the API server is unreachable, then it stays ready, answers UNAVAILABLE and says so in"
+          + " a metric")
+  void unreachableApiServer(@TempDir Path dir) throws Exception {
+    Path kubeconfig =
+        Files.writeString(
+            dir.resolve("kubeconfig"),
+            """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: gone, cluster: {server: "https://127.0.0.1:1"}}]
+            users: [{name: me, user: {token: abc}}]
+            contexts: [{name: gone, context: {cluster: gone, user: me}}]
+            current-context: gone
+            """);
+    Run run =
+        run(
+            "--kubeconfig=" + kubeconfig,
+            "--grpc-port=0",
+            "--http-port=0",
+            "--bind-address=127.0.0.1",
+            "--log-format=json");
+    JsonNode serving =
+        await()
+            .atMost(30, TimeUnit.SECONDS)
+            .until(() -> line(run, "serving gRPC on"), Optional::isPresent)
+            .orElseThrow();
+    int grpcPort = kv(serving, "grpcPort");
+    int httpPort = kv(serving, "httpPort");
+    HttpClient http = HttpClient.newHttpClient();
+
+    assertThat(get(http, httpPort, "/readyz").statusCode()).isEqualTo(200);
+    await()
+        .atMost(30, TimeUnit.SECONDS)
+        .untilAsserted(
+            () ->
+                assertThat(get(http, httpPort, "/metrics").body())
+                    .contains("weighbridge_kubernetes_api_up 0.0"));
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+    try {
+      var stub = TrafficRouterGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+      assertThatThrownBy(
+              () ->
+                  stub.setWeight(
+                      SetWeightRequest.newBuilder()
+                          .setCaller(caller())
+                          .setRollout(rolloutIn("demo"))
+                          .setDesiredWeight(10)
+                          .build()))
+          .satisfies(
+              thrown ->
+                  assertThat(Status.fromThrowable(thrown).getCode())
+                      .as(Status.fromThrowable(thrown).toString())
+                      .isEqualTo(Status.Code.UNAVAILABLE));
+    } finally {
+      channel.shutdownNow();
+    }
+    assertThat(get(http, httpPort, "/readyz").statusCode()).isEqualTo(200);
+  }
+
+  private static HttpResponse<String> get(HttpClient http, int port, String path)
+      throws IOException, InterruptedException {
+    return http.send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** The traefik example's HTTPRoute, in {@code ns}. */
+  private static GenericKubernetesResource route(String ns) {
+    GenericKubernetesResource route = new GenericKubernetesResource();
+    route.setApiVersion("gateway.networking.k8s.io/v1");
+    route.setKind("HTTPRoute");
+    route.setMetadata(new ObjectMetaBuilder().withNamespace(ns).withName("app-route").build());
+    route.setAdditionalProperty(
+        "spec",
+        Map.of(
+            "parentRefs",
+            List.of(Map.of("name", "traefik-gateway")),
+            "rules",
+            List.of(
+                Map.of(
+                    "backendRefs",
+                    List.of(
+                        Map.of("name", "argo-rollouts-stable-service", "port", 80),
+                        Map.of("name", "argo-rollouts-canary-service", "port", 80))))));
+    return route;
+  }
+
+  private static List<Long> weights(KubernetesClient client, String ns) {
+    GenericKubernetesResource stored =
+        client
+            .genericKubernetesResources("gateway.networking.k8s.io/v1", "HTTPRoute")
+            .inNamespace(ns)
+            .withName("app-route")
+            .get();
+    JsonNode json = JSON.valueToTree(stored.getAdditionalProperties());
+    List<Long> weights = new ArrayList<>();
+    json.at("/spec/rules/0/backendRefs").forEach(b -> weights.add(b.path("weight").asLong()));
+    return weights;
+  }
+
+  private static io.weighbridge.contract.v1.Rollout rolloutIn(String ns) {
+    String json =
+        """
+        {"apiVersion":"argoproj.io/v1alpha1","kind":"Rollout",
+         "metadata":{"namespace":"%s","name":"app","uid":"uid-1","generation":1},
+         "spec":{"strategy":{"canary":{
+           "canaryService":"argo-rollouts-canary-service",
+           "stableService":"argo-rollouts-stable-service",
+           "trafficRouting":{"plugins":{"weighbridge/gateway-api":{"httpRoute":"app-route"}}}}}}}
+        """
+            .formatted(ns);
+    return io.weighbridge.contract.v1.Rollout.newBuilder()
+        .setNamespace(ns)
+        .setName("app")
+        .setUid("uid-1")
+        .setGeneration(1)
+        .setJson(ByteString.copyFrom(json, StandardCharsets.UTF_8))
+        .build();
   }
 
   private static Optional<JsonNode> line(Run run, String messageStart) throws IOException {

@@ -3,6 +3,7 @@ package io.weighbridge.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.weighbridge.server.ServerConfig.InformerScope;
 import io.weighbridge.server.ServerConfig.LogFormat;
 import io.weighbridge.server.ServerConfig.LogLevel;
 import java.io.IOException;
@@ -41,7 +42,11 @@ class ServerConfigTest {
                 LogLevel.INFO,
                 Duration.ofSeconds(14),
                 Duration.ofSeconds(10),
-                16 * 1024 * 1024));
+                16 * 1024 * 1024,
+                Optional.empty(),
+                InformerScope.CLUSTER,
+                Duration.ofSeconds(10),
+                Duration.ofSeconds(1)));
     assertThat(ServerConfig.defaults()).isEqualTo(config);
   }
 
@@ -61,7 +66,11 @@ class ServerConfigTest {
             "--log-level=DEBUG",
             "--call-timeout=500ms",
             "--shutdown-grace=0s",
-            "--max-message-size=64KiB");
+            "--max-message-size=64KiB",
+            "--kube-context=kind-dev",
+            "--informer-scope=namespace",
+            "--lock-timeout=400ms",
+            "--drift-min-interval=0s");
 
     assertThat(config)
         .isEqualTo(
@@ -75,7 +84,11 @@ class ServerConfigTest {
                 LogLevel.DEBUG,
                 Duration.ofMillis(500),
                 Duration.ZERO,
-                64 * 1024));
+                64 * 1024,
+                Optional.of("kind-dev"),
+                InformerScope.NAMESPACE,
+                Duration.ofMillis(400),
+                Duration.ZERO));
   }
 
   @Test
@@ -91,17 +104,21 @@ class ServerConfigTest {
     ServerConfig config =
         ServerConfig.parse(
             new String[0],
-            Map.of(
-                "WEIGHBRIDGE_GRPC_PORT", "7000",
-                "WEIGHBRIDGE_HTTP_PORT", "7001",
-                "WEIGHBRIDGE_BIND_ADDRESS", "::1",
-                "WEIGHBRIDGE_KUBECONFIG", "",
-                "WEIGHBRIDGE_ACCEPTED_PLUGIN_NAMES", "x/y",
-                "WEIGHBRIDGE_LOG_FORMAT", "json",
-                "WEIGHBRIDGE_LOG_LEVEL", "warn",
-                "WEIGHBRIDGE_CALL_TIMEOUT", "1h",
-                "WEIGHBRIDGE_SHUTDOWN_GRACE", "3s",
-                "WEIGHBRIDGE_MAX_MESSAGE_SIZE", "2048"));
+            Map.ofEntries(
+                Map.entry("WEIGHBRIDGE_GRPC_PORT", "7000"),
+                Map.entry("WEIGHBRIDGE_HTTP_PORT", "7001"),
+                Map.entry("WEIGHBRIDGE_BIND_ADDRESS", "::1"),
+                Map.entry("WEIGHBRIDGE_KUBECONFIG", ""),
+                Map.entry("WEIGHBRIDGE_ACCEPTED_PLUGIN_NAMES", "x/y"),
+                Map.entry("WEIGHBRIDGE_LOG_FORMAT", "json"),
+                Map.entry("WEIGHBRIDGE_LOG_LEVEL", "warn"),
+                Map.entry("WEIGHBRIDGE_CALL_TIMEOUT", "1h"),
+                Map.entry("WEIGHBRIDGE_SHUTDOWN_GRACE", "3s"),
+                Map.entry("WEIGHBRIDGE_MAX_MESSAGE_SIZE", "2048"),
+                Map.entry("WEIGHBRIDGE_KUBE_CONTEXT", "prod"),
+                Map.entry("WEIGHBRIDGE_INFORMER_SCOPE", "NAMESPACE"),
+                Map.entry("WEIGHBRIDGE_LOCK_TIMEOUT", "30s"),
+                Map.entry("WEIGHBRIDGE_DRIFT_MIN_INTERVAL", "5s")));
 
     assertThat(config)
         .isEqualTo(
@@ -115,7 +132,11 @@ class ServerConfigTest {
                 LogLevel.WARN,
                 Duration.ofHours(1),
                 Duration.ofSeconds(3),
-                2048));
+                2048,
+                Optional.of("prod"),
+                InformerScope.NAMESPACE,
+                Duration.ofSeconds(30),
+                Duration.ofSeconds(5)));
   }
 
   @Test
@@ -171,12 +192,31 @@ class ServerConfigTest {
         "max-message-size|1023|a size from 1KiB to 2047MiB",
         "max-message-size|2048MiB|a size from 1KiB to 2047MiB",
         "max-message-size|-5|a size from 1KiB to 2047MiB",
+        "kube-context|a b|the name of a context",
+        "informer-scope|namespaces|one of cluster, namespace",
+        "lock-timeout|0s|a positive duration",
+        "lock-timeout|14s|a duration below --call-timeout (14s)",
+        "drift-min-interval|1|a duration",
       })
   void invalidValues(String flag, String value, String expected) {
     assertThatThrownBy(() -> parse("--" + flag + "=" + value))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageStartingWith("--" + flag + ": invalid value '" + value + "': expected ")
         .hasMessageContaining(expected);
+  }
+
+  @Test
+  @DisplayName(
+      "When only --call-timeout is lowered below the default lock timeout, then the lock timeout"
+          + " follows it; set explicitly at or above it, it is refused")
+  void lockTimeoutFollowsCallTimeout() {
+    assertThat(parse("--call-timeout=4s").lockTimeout()).isEqualTo(Duration.ofSeconds(3));
+    assertThat(parse("--call-timeout=5s", "--lock-timeout=4s").lockTimeout())
+        .isEqualTo(Duration.ofSeconds(4));
+    assertThatThrownBy(() -> parse("--call-timeout=5s", "--lock-timeout=5s"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith(
+            "--lock-timeout: invalid value '5s': expected a duration below --call-timeout (5s)");
   }
 
   @Test
@@ -246,7 +286,11 @@ class ServerConfigTest {
         .containsEntry("log-level", "info")
         .containsEntry("call-timeout", "1500ms")
         .containsEntry("shutdown-grace", "10s")
-        .containsEntry("max-message-size", "3000");
+        .containsEntry("max-message-size", "3000")
+        .containsEntry("kube-context", "(current)")
+        .containsEntry("informer-scope", "cluster")
+        .containsEntry("lock-timeout", "1125ms")
+        .containsEntry("drift-min-interval", "1s");
   }
 
   @Test
@@ -263,7 +307,11 @@ class ServerConfigTest {
             LogLevel.INFO,
             Duration.ofSeconds(1),
             Duration.ZERO,
-            1024);
+            1024,
+            Optional.empty(),
+            InformerScope.CLUSTER,
+            Duration.ofMillis(500),
+            Duration.ZERO);
     names.add("c/d");
 
     assertThat(config.acceptedPluginNames()).containsExactly("a/b");
