@@ -28,8 +28,12 @@ final class DriftGuard implements AutoCloseable {
   /** Re-applies a Rollout's desired state to one route; serialized with Argo's calls. */
   @FunctionalInterface
   interface Restorer {
-    /** Re-applies; called on the guard's executor. */
-    void restore(String rolloutKey, RouteId route);
+    /**
+     * Re-applies; called on the guard's executor.
+     *
+     * @return whether it wrote, i.e. found drift to repair
+     */
+    boolean restore(String rolloutKey, RouteId route);
   }
 
   private record Key(String rolloutKey, RouteId route) {}
@@ -106,15 +110,20 @@ final class DriftGuard implements AutoCloseable {
 
   private void run(Key key) {
     pending.remove(key);
-    lastRun.put(key, System.nanoTime());
     synchronized (this) {
       if (!watches.getOrDefault(key.rolloutKey(), Map.of()).containsKey(key.route())) {
         return;
       }
     }
     try {
-      restorer.restore(key.rolloutKey(), key.route());
+      // Only a real restoration starts the spacing interval: the watch event of our own write (or
+      // of
+      // a change that left our weights alone) must not delay the repair of a drift right after it.
+      if (restorer.restore(key.rolloutKey(), key.route())) {
+        lastRun.put(key, System.nanoTime());
+      }
     } catch (RuntimeException e) {
+      lastRun.put(key, System.nanoTime()); // a failed write was an attempt too: keep the spacing
       LOG.warn(
           "could not restore the weights of Rollout {} on {}: {}",
           key.rolloutKey(),

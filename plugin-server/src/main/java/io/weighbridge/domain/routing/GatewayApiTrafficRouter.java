@@ -634,10 +634,10 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
 
   // ---- drift and lifecycle ----
 
-  private void restore(String rolloutKey, RouteId id) {
+  private boolean restore(String rolloutKey, RouteId id) {
     RolloutState peek = rollouts.get(rolloutKey);
     if (peek == null || !peek.routes().containsKey(id)) {
-      return;
+      return false;
     }
     boolean wrote =
         apply(
@@ -655,6 +655,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
           id,
           rolloutKey);
     }
+    return wrote;
   }
 
   /** Everything the Rollout wants on one route, composed on one working copy. */

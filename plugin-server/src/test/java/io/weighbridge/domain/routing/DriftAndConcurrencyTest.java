@@ -72,6 +72,31 @@ class DriftAndConcurrencyTest {
     }
 
     @Test
+    @DisplayName(
+        "When someone resets our weights right after our own write, then the spacing between"
+            + " restorations does not delay the repair")
+    void ownWriteDoesNotDelayRepair() {
+      try (RouterHarness spaced =
+          new RouterHarness(
+              new RouterSettings(
+                  Duration.ofSeconds(5), Duration.ofHours(1), Duration.ofHours(1), 16))) {
+        RouteId a = spaced.cluster.put(route("a"));
+        spaced.router.setWeight(CALLER, rolloutA, 30, List.of());
+        spaced.router.setWeight(CALLER, rolloutA, 40, List.of()); // written while watched
+
+        spaced.cluster.update(a, r -> setCanaryWeight(r, 0, 100));
+
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .untilAsserted(
+                () ->
+                    assertThat(weights(spaced.cluster.object(a), 0))
+                        .containsEntry(CANARY, 40)
+                        .containsEntry(STABLE, 60));
+      }
+    }
+
+    @Test
     @DisplayName("When a GitOps sync prunes our header rule during a pause, then it is restored")
     void headerRuleRestored() {
       RouteId a = h.cluster.put(route("a"));
