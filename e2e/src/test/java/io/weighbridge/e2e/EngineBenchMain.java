@@ -260,9 +260,9 @@ public final class EngineBenchMain {
    * A third party sets the weights of route 0 of the 1-route Rollout to 23/77 while the canary is
    * at 30 or 31; measures from just before its patch is sent until the engine's restoring write
    * returned, in two situations: the route unchanged for 2.5 s before the edit, and the edit right
-   * after a SetWeight. The engine re-checks a route at most once per driftMinInterval (1 s by
-   * default) and its own writes' watch events count as checks, so in the second case the
-   * restoration waits for the end of that interval.
+   * after a SetWeight. The engine spaces restorations of one route by driftMinInterval (1 s by
+   * default), so that a tool fighting over the weights cannot make it write in a loop; an Argo call
+   * on the route (here the SetWeight) starts afresh, so neither case should wait for the interval.
    */
   private static void drift(
       KubernetesClient admin,

@@ -43,7 +43,7 @@ final class DriftGuard implements AutoCloseable {
   private final Duration minInterval;
   private final Restorer restorer;
   private final Map<String, Map<RouteId, AutoCloseable>> watches = new HashMap<>();
-  private final Set<Key> pending = ConcurrentHashMap.newKeySet();
+  private final Map<Key, Long> due = new ConcurrentHashMap<>();
   private final Map<Key, Long> lastRun = new ConcurrentHashMap<>();
 
   DriftGuard(
@@ -71,6 +71,9 @@ final class DriftGuard implements AutoCloseable {
               return false;
             });
     for (RouteId id : routes) {
+      // Argo just set this route's state: a change after it is a new drift, not a fight to space
+      // out.
+      lastRun.remove(new Key(rolloutKey, id));
       if (!current.containsKey(id)) {
         Key key = new Key(rolloutKey, id);
         current.put(id, client.watch(id, changed -> schedule(key)));
@@ -95,30 +98,44 @@ final class DriftGuard implements AutoCloseable {
   }
 
   private void schedule(Key key) {
-    if (!pending.add(key)) {
-      return;
-    }
     long now = System.nanoTime();
     Long last = lastRun.get(key);
-    long delay = last == null ? 0 : Math.max(0, last + minInterval.toNanos() - now);
+    long at = last == null ? now : Math.max(now, last + minInterval.toNanos());
+    boolean[] sooner = {false};
+    // One pending check per route, but never a later one than this change needs: a check delayed
+    // by the spacing interval must not hold back a change that may be checked at once (e.g. after
+    // Argo set the route again).
+    due.compute(
+        key,
+        (k, pendingAt) -> {
+          if (pendingAt != null && pendingAt <= at) {
+            return pendingAt; // the pending check reads the newest state anyway
+          }
+          sooner[0] = true;
+          return at;
+        });
+    if (!sooner[0]) {
+      return;
+    }
     try {
-      executor.schedule(() -> run(key), delay, TimeUnit.NANOSECONDS);
+      executor.schedule(() -> run(key, at), at - now, TimeUnit.NANOSECONDS);
     } catch (RejectedExecutionException e) {
-      pending.remove(key);
+      due.remove(key, at);
     }
   }
 
-  private void run(Key key) {
-    pending.remove(key);
+  private void run(Key key, long at) {
+    if (!due.remove(key, at)) {
+      return; // superseded by a sooner check
+    }
     synchronized (this) {
       if (!watches.getOrDefault(key.rolloutKey(), Map.of()).containsKey(key.route())) {
         return;
       }
     }
     try {
-      // Only a real restoration starts the spacing interval: the watch event of our own write (or
-      // of
-      // a change that left our weights alone) must not delay the repair of a drift right after it.
+      // Only a real restoration starts the spacing interval: the watch event of our own write, or
+      // of a change that left our state alone, must not delay repairing a drift right after it.
       if (restorer.restore(key.rolloutKey(), key.route())) {
         lastRun.put(key, System.nanoTime());
       }
