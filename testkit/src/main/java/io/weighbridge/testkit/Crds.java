@@ -143,6 +143,24 @@ public final class Crds {
     return established;
   }
 
+  /**
+   * Installs only the CRD of {@code kind} from {@code bundle}, with API version {@code dropped} no
+   * longer served: a cluster that serves older versions only (e.g. HTTPRoute only as v1beta1, as
+   * Linkerd 2.15-era clusters did), which no upstream bundle reproduces.
+   */
+  public CustomResourceDefinition installWithout(
+      KubernetesClient client, String bundle, String kind, String dropped) {
+    CustomResourceDefinition crd =
+        read(bundle).stream()
+            .filter(c -> c.getSpec().getNames().getKind().equals(kind))
+            .findFirst()
+            .orElseThrow(() -> new ControlPlaneException("no " + kind + " CRD in " + bundle));
+    if (!crd.getSpec().getVersions().removeIf(v -> v.getName().equals(dropped))) {
+      throw new ControlPlaneException(kind + " in " + bundle + " has no version " + dropped);
+    }
+    return install(client, List.of(crd), Duration.ofSeconds(60)).get(0);
+  }
+
   /** The CRDs of {@code bundle}, parsed without a server (so it can overlap with starting one). */
   public List<CustomResourceDefinition> read(String bundle) {
     Path file = bundle(bundle);

@@ -175,9 +175,7 @@ public final class PrometheusClient implements MetricsSource {
       case "vector" -> {
         for (JsonNode s : result) {
           Map<String, String> labels = new TreeMap<>();
-          s.path("metric")
-              .fields()
-              .forEachRemaining(e -> labels.put(e.getKey(), e.getValue().asText()));
+          s.path("metric").properties().forEach(e -> labels.put(e.getKey(), e.getValue().asText()));
           out.add(new Sample(labels, value(s.path("value"))));
         }
       }

@@ -7,9 +7,7 @@ import static io.weighbridge.adapter.kubernetes.RouteFixtures.weight;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient.Settings;
 import io.weighbridge.domain.NotFoundException;
@@ -18,16 +16,11 @@ import io.weighbridge.domain.routing.RouteId;
 import io.weighbridge.domain.routing.RouteKind;
 import io.weighbridge.testkit.Crds;
 import io.weighbridge.testkit.KubeApiServer;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The adapter on a cluster that serves HTTPRoute only as v1beta1. No upstream bundle does that, so
@@ -38,32 +31,15 @@ import org.junit.jupiter.api.io.TempDir;
 class HttpRouteBetaOnlyIT {
 
   private static final String BETA = RouteFixtures.GROUP + "/v1beta1";
-  private static final String BUNDLE = "gateway-api-v1.0.0-httproute-v1beta1-only";
   private static final String NS = "beta-only";
 
-  @TempDir static Path crdDir;
   private static KubeApiServer server;
 
   @BeforeAll
   static void startServer() throws Exception {
     server = KubeApiServer.start();
     KubernetesClient client = server.client();
-    Path upstream = Crds.locate().bundle("gateway-api-v1.0.0-standard");
-    List<HasMetadata> items;
-    try (InputStream in = Files.newInputStream(upstream)) {
-      items = client.load(in).items();
-    }
-    CustomResourceDefinition httpRoute =
-        items.stream()
-            .filter(CustomResourceDefinition.class::isInstance)
-            .map(CustomResourceDefinition.class::cast)
-            .filter(crd -> crd.getSpec().getNames().getKind().equals("HTTPRoute"))
-            .findFirst()
-            .orElseThrow();
-    httpRoute.getSpec().getVersions().removeIf(v -> v.getName().equals("v1"));
-    Files.writeString(
-        crdDir.resolve(BUNDLE + ".yaml"), client.getKubernetesSerialization().asYaml(httpRoute));
-    new Crds(crdDir).install(client, BUNDLE);
+    Crds.locate().installWithout(client, "gateway-api-v1.0.0-standard", "HTTPRoute", "v1");
     client
         .namespaces()
         .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())

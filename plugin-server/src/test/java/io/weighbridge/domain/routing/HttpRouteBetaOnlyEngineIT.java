@@ -9,24 +9,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.entry;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
-import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.weighbridge.domain.Caller;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.VerifyResult.Verification;
 import io.weighbridge.testkit.Crds;
 import io.weighbridge.testkit.KubeApiServer;
-import java.io.InputStream;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The engine on a cluster serving HTTPRoute only as v1beta1 (as older Linkerd installs did). No
@@ -36,32 +30,15 @@ import org.junit.jupiter.api.io.TempDir;
 class HttpRouteBetaOnlyEngineIT {
 
   private static final String BETA = GROUP + "/v1beta1";
-  private static final String BUNDLE = "gateway-api-v1.0.0-httproute-v1beta1-only";
   private static final String NS = "linkerd-beta";
 
-  @TempDir static Path crdDir;
   private static KubeApiServer server;
 
   @BeforeAll
   static void startServer() throws Exception {
     server = KubeApiServer.start();
     KubernetesClient client = server.client();
-    List<HasMetadata> items;
-    try (InputStream in =
-        Files.newInputStream(Crds.locate().bundle("gateway-api-v1.0.0-standard"))) {
-      items = client.load(in).items();
-    }
-    CustomResourceDefinition httpRoute =
-        items.stream()
-            .filter(CustomResourceDefinition.class::isInstance)
-            .map(CustomResourceDefinition.class::cast)
-            .filter(crd -> crd.getSpec().getNames().getKind().equals("HTTPRoute"))
-            .findFirst()
-            .orElseThrow();
-    httpRoute.getSpec().getVersions().removeIf(v -> v.getName().equals("v1"));
-    Files.writeString(
-        crdDir.resolve(BUNDLE + ".yaml"), client.getKubernetesSerialization().asYaml(httpRoute));
-    new Crds(crdDir).install(client, BUNDLE);
+    Crds.locate().installWithout(client, "gateway-api-v1.0.0-standard", "HTTPRoute", "v1");
     client
         .namespaces()
         .resource(new NamespaceBuilder().withNewMetadata().withName(NS).endMetadata().build())
