@@ -82,6 +82,14 @@ public final class HealthHttpServer implements AutoCloseable {
         exchange -> respond(exchange, 404, TEXT, "not found: try /healthz, /readyz or /metrics\n"));
   }
 
+  /**
+   * Serves {@code handler} under the path prefix {@code path} (e.g. {@code /connector/}) as well;
+   * call before {@link #start()}. The handler checks methods and paths itself.
+   */
+  public void serve(String path, HttpHandler handler) {
+    server.createContext(path, handler);
+  }
+
   /** Starts answering. */
   public void start() {
     server.start();
