@@ -22,9 +22,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -83,6 +86,7 @@ public final class PluginServer implements AutoCloseable {
   private final PrometheusMeterRegistry registry;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile HealthHttpServer http;
+  private final Map<String, Supplier<String>> jsonEndpoints = new ConcurrentHashMap<>();
   private volatile State state = State.NEW;
 
   /**
@@ -142,6 +146,14 @@ public final class PluginServer implements AutoCloseable {
   }
 
   /**
+   * Adds a JSON endpoint to the HTTP port (e.g. the analyzer's {@code /api/v1/analyses}); call
+   * before {@link #start()}.
+   */
+  public void addJsonEndpoint(String path, Supplier<String> body) {
+    jsonEndpoints.put(path, body);
+  }
+
+  /**
    * Starts both listeners and reports serving.
    *
    * @throws UncheckedIOException when a port cannot be bound (the message names the flag to change)
@@ -171,6 +183,7 @@ public final class PluginServer implements AutoCloseable {
               new InetSocketAddress(config.bindAddress(), config.httpPort()),
               this::notReadyReason,
               registry);
+      jsonEndpoints.forEach(http::addJsonEndpoint);
       http.start();
     } catch (RuntimeException e) {
       state = State.DRAINING;
