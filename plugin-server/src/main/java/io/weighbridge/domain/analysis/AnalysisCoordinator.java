@@ -456,6 +456,9 @@ public final class AnalysisCoordinator implements AutoCloseable {
       case FAILED -> {
         Action action = v.action().orElse(Action.ABORT);
         hold(t, action);
+        if (action == Action.PAUSE && t.paused) {
+          return null; // already paused (by us before a restart, or by a user): nothing to add
+        }
         return new Decision(t.rollout, t.pluginKey, action, "failed", v, sinceFirstBad);
       }
       default -> {
