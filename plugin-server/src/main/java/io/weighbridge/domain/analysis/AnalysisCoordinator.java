@@ -240,7 +240,7 @@ public final class AnalysisCoordinator implements AutoCloseable {
     Instant now = clock.instant();
     Tracked t = tracked.computeIfAbsent(rollout.key(), k -> new Tracked());
     synchronized (t) {
-      readStatus(t, rollout, pluginKey);
+      readStatus(t, rollout, pluginKey, false);
       t.weight = desiredWeight;
       t.pluginCallAt = now;
       reconcile(t, now);
@@ -257,7 +257,7 @@ public final class AnalysisCoordinator implements AutoCloseable {
     Instant now = clock.instant();
     Tracked t = tracked.computeIfAbsent(rollout.key(), k -> new Tracked());
     synchronized (t) {
-      readStatus(t, rollout, plugin.get());
+      readStatus(t, rollout, plugin.get(), true);
       JsonNode w = rollout.json().at("/status/canary/weights/canary/weight");
       boolean callIsFresh =
           Duration.between(t.pluginCallAt, now).compareTo(settings.pluginCallPrecedence()) < 0;
@@ -275,32 +275,51 @@ public final class AnalysisCoordinator implements AutoCloseable {
     tracked.remove(namespace + "/" + name);
   }
 
-  private void readStatus(Tracked t, Rollout rollout, String pluginKey) {
+  /**
+   * Takes the Rollout's hashes and, from the watch only, its abort and pause state: the Rollout in
+   * a plugin call is as Argo saw it when the call began, so it may predate our own abort or pause.
+   */
+  private void readStatus(Tracked t, Rollout rollout, String pluginKey, boolean watched) {
     JsonNode json = rollout.json();
     t.rollout = rollout;
     t.pluginKey = pluginKey;
+    readHashes(t, json);
+    if (!watched) {
+      return;
+    }
     boolean aborted = json.at("/status/abort").asBoolean(false);
     if (aborted) {
       t.sawAbort = true;
     } else if (t.sawAbort) {
-      // the user retried the aborted Rollout: a fresh analysis may start
+      // the user retried the aborted Rollout: a fresh analysis, on fresh data, may start
       t.holdAfterAbort = false;
       t.sawAbort = false;
+      t.since = null;
     }
     t.aborted = aborted;
     boolean paused = json.at("/spec/paused").asBoolean(false);
-    if (t.paused && !paused) {
-      t.holdAfterPause = false; // resumed by the user
+    if (t.paused && !paused && t.holdAfterPause) {
+      // resumed by the user after our pause: judge only what comes from now on
+      t.holdAfterPause = false;
+      t.since = null;
     }
     t.paused = paused;
+  }
+
+  private static void readHashes(Tracked t, JsonNode json) {
+    // a Rollout without status (just created, or an older copy) says nothing about the hashes
     String canaryHash = json.at("/status/currentPodHash").asText("");
     String stableHash = json.at("/status/stableRS").asText("");
-    if (!canaryHash.equals(t.canaryHash) && !t.canaryHash.isEmpty()) {
-      t.holdAfterAbort = false; // a new revision
-      t.holdAfterPause = false;
+    if (!canaryHash.isEmpty()) {
+      if (!t.canaryHash.isEmpty() && !canaryHash.equals(t.canaryHash)) {
+        t.holdAfterAbort = false; // a new revision
+        t.holdAfterPause = false;
+      }
+      t.canaryHash = canaryHash;
     }
-    t.canaryHash = canaryHash;
-    t.stableHash = stableHash;
+    if (!stableHash.isEmpty()) {
+      t.stableHash = stableHash;
+    }
   }
 
   /** The first of the Rollout's traffic-router plugins that is one of ours. */

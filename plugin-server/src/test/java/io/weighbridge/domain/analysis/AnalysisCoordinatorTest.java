@@ -482,4 +482,41 @@ class AnalysisCoordinatorTest {
     assertThat(actions.calls).containsExactly("abort shop/web");
     assertThat(view().phase()).isEqualTo(Phase.ABORTED);
   }
+
+  @Test
+  @DisplayName(
+      "When Argo's SetWeight carries a Rollout from before our pause, then it is not taken"
+          + " as a resume and no second pause follows")
+  void stalePluginCallIsNoResume() {
+    Policy pause = new Policy(Action.PAUSE, 0.002, 10, OnInconclusive.NOTHING);
+    routing.config =
+        new AnalysisConfig(
+            true,
+            new AnalysisConfig.SuccessRateCheck(true, pause, OptionalDouble.empty()),
+            new AnalysisConfig.LatencyCheck(false, pause, 0.95, 0.5, OptionalDouble.empty()),
+            AnalysisConfig.DEFAULT_GRPC_FAILURE_CODES,
+            List.of());
+    coordinator.rolloutObserved(inStep(5));
+    for (int i = 0; i < 4; i++) {
+      round(1.0);
+    }
+    assertThat(actions.calls).containsExactly("pause shop/web");
+    Rollout paused = inStep(5);
+    ((ObjectNode) paused.json().path("spec")).put("paused", true);
+    coordinator.rolloutObserved(paused);
+    coordinator.weightSet(inStep(5), PLUGIN, 5); // stale: no spec.paused, no new weight
+    coordinator.weightSet(rollout(5, false, "", ""), PLUGIN, 5); // no status at all
+    for (int i = 0; i < 4; i++) {
+      round(1.0);
+    }
+    assertThat(actions.calls).containsExactly("pause shop/web");
+    assertThat(actions.events).hasSize(1);
+
+    // the user resumes: a fresh analysis, which pauses again
+    coordinator.rolloutObserved(inStep(5));
+    for (int i = 0; i < 4; i++) {
+      round(1.0);
+    }
+    assertThat(actions.calls).containsExactly("pause shop/web", "pause shop/web");
+  }
 }
