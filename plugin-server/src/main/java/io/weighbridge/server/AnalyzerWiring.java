@@ -118,6 +118,7 @@ final class AnalyzerWiring implements AutoCloseable {
             clock);
     ref[0] = coordinator;
     router.addWeightListener(coordinator::weightSet);
+    router.addWeightVeto(coordinator::vetoCanary);
     KubernetesRolloutWatcher watcher =
         new KubernetesRolloutWatcher(
             kube, coordinator::rolloutObserved, coordinator::rolloutDeleted);

@@ -279,6 +279,12 @@ public final class AnalyzerSimulation {
             runs);
       }
     }
+    System.out.println(
+        "  why 20% misses 30 s: at 1 canary req/s a canary failing 20% fails once per 5 s; with"
+            + " stable at 0.5% even a rule firing on 3 canary failures within ~15 canary requests"
+            + " would already spend the 1% false-abort budget of a 30-min step, and the 3rd failure"
+            + " alone comes after >31 s in 5% of runs (Gamma(3, 5 s)); faster needs more canary"
+            + " traffic or sensitivity high");
     int falseReverts = 0;
     for (int i = 0; i < healthyRuns; i++) {
       if (RevertSimulation.run(70_000 + i, traffic(0.005, 0.005), -1, 1800) >= 0) {

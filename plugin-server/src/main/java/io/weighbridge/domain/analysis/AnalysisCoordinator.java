@@ -270,6 +270,37 @@ public final class AnalysisCoordinator implements AutoCloseable {
     }
   }
 
+  /**
+   * Why a SetWeight above 0 must not be applied now: the analyzer reverted this revision of the
+   * canary and Argo has not taken the abort yet (its call started before it). Empty otherwise,
+   * including for a new revision and after the user retried the Rollout.
+   */
+  public Optional<String> vetoCanary(Rollout rollout, String pluginKey, int desiredWeight) {
+    Tracked t = tracked.get(rollout.key());
+    if (t == null) {
+      return Optional.empty();
+    }
+    synchronized (t) {
+      if (!t.holdAfterAbort) {
+        return Optional.empty();
+      }
+      String hash = rollout.json().at("/status/currentPodHash").asText("");
+      if (!hash.isEmpty() && !t.canaryHash.isEmpty() && !hash.equals(t.canaryHash)) {
+        return Optional.empty(); // a new revision: not what was aborted
+      }
+      return Optional.of(
+          "the Weighbridge analyzer aborted the canary of Rollout "
+              + rollout.key()
+              + (t.canaryHash.isEmpty() ? "" : " (pod-template hash " + t.canaryHash + ")")
+              + " and set its weight to 0, so SetWeight("
+              + desiredWeight
+              + ") is refused: Argo sets the weight to 0 once it sees status.abort; to try the"
+              + " canary again, retry the Rollout (kubectl argo rollouts retry rollout "
+              + rollout.name()
+              + ")");
+    }
+  }
+
   /** The Rollout was deleted: its analysis ends without a trace. */
   public void rolloutDeleted(String namespace, String name) {
     tracked.remove(namespace + "/" + name);

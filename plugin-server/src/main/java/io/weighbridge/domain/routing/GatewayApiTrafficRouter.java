@@ -8,6 +8,7 @@ import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.MirrorRoute;
 import io.weighbridge.domain.NotFoundException;
 import io.weighbridge.domain.PartialFailureException;
+import io.weighbridge.domain.RejectedException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.TrafficRouter;
 import io.weighbridge.domain.VerifyResult;
@@ -79,6 +80,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
   private final ScheduledExecutorService executor;
   private final DriftGuard drift;
   private final List<WeightListener> weightListeners = new CopyOnWriteArrayList<>();
+  private final List<WeightVeto> weightVetoes = new CopyOnWriteArrayList<>();
 
   /**
    * The hashes Argo last sent for a Rollout in UpdateHash, for the analyzer.
@@ -237,6 +239,14 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
       int desiredWeight,
       List<WeightDestination> additionalDestinations) {
     RoutingConfig config = config(caller, rollout);
+    if (desiredWeight > 0) {
+      for (WeightVeto veto : weightVetoes) {
+        Optional<String> why = veto.vetoCanary(rollout, config.pluginKey(), desiredWeight);
+        if (why.isPresent()) {
+          throw new RejectedException(why.get());
+        }
+      }
+    }
     Desired desired = WeightPlanner.desired(desiredWeight, additionalDestinations, config);
     List<RouteContext> targets = contexts(config, rollout);
     Map<RouteId, RouteContext> byId = new LinkedHashMap<>();
@@ -440,6 +450,13 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
   /** Tells {@code listener} of every SetWeight applied from now on (the analyzer's lifecycle). */
   public void addWeightListener(WeightListener listener) {
     weightListeners.add(Objects.requireNonNull(listener, "listener"));
+  }
+
+  /**
+   * Lets {@code veto} refuse SetWeight calls above 0 (the analyzer, after it reverted a canary).
+   */
+  public void addWeightVeto(WeightVeto veto) {
+    weightVetoes.add(Objects.requireNonNull(veto, "veto"));
   }
 
   @Override

@@ -295,7 +295,16 @@ class AnalysisCoordinatorTest {
     assertThat(metrics.actions).containsExactly("ABORT/failed/true");
     assertThat(metrics.timesToAction).hasSize(1);
 
-    // Argo, not yet seeing the abort, repeats SetWeight(5): no new analysis, no second action
+    // Argo, not yet seeing the abort, repeats SetWeight(5): the engine is told to refuse it
+    assertThat(coordinator.vetoCanary(inStep(5), PLUGIN, 5))
+        .get()
+        .asString()
+        .contains("aborted the canary of Rollout shop/web")
+        .contains("kubectl argo rollouts retry rollout web");
+    assertThat(coordinator.vetoCanary(rollout(5, false, "d00d", "beef00"), PLUGIN, 5))
+        .as("a new revision")
+        .isEmpty();
+    // had the call got through anyway: no new analysis, no second action
     coordinator.weightSet(inStep(5), PLUGIN, 5);
     round(1.0);
     assertThat(actions.calls).hasSize(1);
@@ -303,6 +312,10 @@ class AnalysisCoordinatorTest {
     coordinator.rolloutObserved(rollout(0, true, "c0ffee", "beef00"));
     round(1.0);
     assertThat(actions.calls).hasSize(1);
+    assertThat(coordinator.vetoCanary(inStep(5), PLUGIN, 5)).as("still aborted").isPresent();
+    // the user retries: status.abort goes back to false, Argo starts the step again
+    coordinator.rolloutObserved(rollout(0, false, "c0ffee", "beef00"));
+    assertThat(coordinator.vetoCanary(inStep(5), PLUGIN, 5)).isEmpty();
   }
 
   @Test

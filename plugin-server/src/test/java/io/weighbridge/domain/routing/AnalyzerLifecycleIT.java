@@ -1,6 +1,7 @@
 package io.weighbridge.domain.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.entry;
 import static org.awaitility.Awaitility.await;
 
@@ -19,6 +20,7 @@ import io.weighbridge.adapter.prometheus.PrometheusSettings;
 import io.weighbridge.adapter.prometheus.SyntheticWorkloadExporter;
 import io.weighbridge.adapter.prometheus.SyntheticWorkloadExporter.TraefikScheme;
 import io.weighbridge.domain.Caller;
+import io.weighbridge.domain.RejectedException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.analysis.AnalysisCoordinator;
 import io.weighbridge.domain.analysis.AnalysisCoordinator.AnalysisView;
@@ -220,6 +222,7 @@ class AnalyzerLifecycleIT {
                 Set.of(plugin)),
             Clock.systemUTC());
     e.router.addWeightListener(c::weightSet);
+    e.router.addWeightVeto(c::vetoCanary);
     KubernetesRolloutWatcher watcher =
         new KubernetesRolloutWatcher(admin, c::rolloutObserved, c::rolloutDeleted);
     watcher.start();
@@ -277,7 +280,7 @@ class AnalyzerLifecycleIT {
   void failingCanaryIsReverted() {
     workload("broken", 1.0);
     AnalysisCoordinator c = analyzer();
-    canaryStep("broken", "");
+    Rollout asArgoSawIt = canaryStep("broken", "");
 
     await()
         .atMost(Duration.ofSeconds(60))
@@ -286,6 +289,13 @@ class AnalyzerLifecycleIT {
     assertThat(EngineSupport.weights(e.http("broken"), 0))
         .containsExactly(entry("broken-stable", 100), entry("broken-canary", 0));
     assertThat(view(c, "broken").orElseThrow().phase()).isEqualTo(Phase.ABORTED);
+    // a SetWeight Argo started before it saw the abort does not put traffic back on the canary
+    assertThatThrownBy(
+            () -> e.router.setWeight(new Caller(plugin, "it"), asArgoSawIt, 5, List.of()))
+        .isInstanceOf(RejectedException.class)
+        .hasMessageContaining("analyzer aborted the canary");
+    assertThat(EngineSupport.weights(e.http("broken"), 0))
+        .containsExactly(entry("broken-stable", 100), entry("broken-canary", 0));
     await().atMost(Duration.ofSeconds(10)).until(() -> !events("broken").isEmpty());
     assertThat(events("broken"))
         .singleElement()
