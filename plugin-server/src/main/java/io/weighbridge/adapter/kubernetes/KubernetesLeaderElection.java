@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -112,7 +113,10 @@ public final class KubernetesLeaderElection implements Leadership, AutoCloseable
             LOG.warn("leader election stopped: {}; contending again", error.toString());
           }
           if (!closed) {
-            contend();
+            // after a pause, so that an elector failing at once cannot spin
+            CompletableFuture.delayedExecutor(
+                    timing.retryPeriod().toMillis(), TimeUnit.MILLISECONDS, executor)
+                .execute(this::contend);
           }
         });
   }
