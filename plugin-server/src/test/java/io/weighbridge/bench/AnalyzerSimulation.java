@@ -285,6 +285,43 @@ public final class AnalyzerSimulation {
             + " would already spend the 1% false-abort budget of a 30-min step, and the 3rd failure"
             + " alone comes after >31 s in 5% of runs (Gamma(3, 5 s)); faster needs more canary"
             + " traffic or sensitivity high");
+    AnalysisConfig.Policy highPolicy =
+        new AnalysisConfig.Policy(
+            AnalysisConfig.Action.ABORT,
+            AnalysisConfig.Sensitivity.HIGH.alpha(),
+            10,
+            AnalysisConfig.OnInconclusive.NOTHING);
+    AnalysisConfig high =
+        new AnalysisConfig(
+            true,
+            new AnalysisConfig.SuccessRateCheck(true, highPolicy, java.util.OptionalDouble.empty()),
+            new AnalysisConfig.LatencyCheck(
+                true, highPolicy, 0.95, 0.5, java.util.OptionalDouble.empty()),
+            AnalysisConfig.DEFAULT_GRPC_FAILURE_CODES,
+            List.of());
+    List<Integer> highTimes = new ArrayList<>();
+    for (int i = 0; i < runs; i++) {
+      long ms = RevertSimulation.run(20_000 + i, traffic(0.005, 0.2), 0, 600, high);
+      if (ms >= 0) {
+        highTimes.add((int) Math.round(ms / 1000.0));
+      }
+    }
+    Collections.sort(highTimes);
+    int highFalse = 0;
+    for (int i = 0; i < healthyRuns; i++) {
+      if (RevertSimulation.run(70_000 + i, traffic(0.005, 0.005), -1, 1800, high) >= 0) {
+        highFalse++;
+      }
+    }
+    System.out.printf(
+        Locale.ROOT,
+        "  with sensitivity high (alpha 0.01 per check): canary 20%% errors from the step's start:"
+            + " p50 %4.0f s, p95 %4.0f s; false reverts %d/%d healthy 30-min runs (%.2f%%)%n",
+        pct(highTimes, 0.5),
+        pct(highTimes, 0.95),
+        highFalse,
+        healthyRuns,
+        100.0 * highFalse / healthyRuns);
     int falseReverts = 0;
     for (int i = 0; i < healthyRuns; i++) {
       if (RevertSimulation.run(70_000 + i, traffic(0.005, 0.005), -1, 1800) >= 0) {

@@ -91,6 +91,12 @@ final class RevertSimulation {
    *     or -1 when there was none
    */
   static long run(long seed, TrafficModel traffic, int onsetSeconds, int maxSeconds) {
+    return run(seed, traffic, onsetSeconds, maxSeconds, AnalysisConfig.DEFAULTS);
+  }
+
+  /** As {@link #run(long, TrafficModel, int, int)} with the given analysis settings. */
+  static long run(
+      long seed, TrafficModel traffic, int onsetSeconds, int maxSeconds, AnalysisConfig config) {
     SplittableRandom r = new SplittableRandom(seed);
     SimClock clock = new SimClock();
     Instant start = clock.now;
@@ -101,7 +107,7 @@ final class RevertSimulation {
           @Override
           public CanaryPlan plan(Rollout rollout, String pluginKey) {
             return new CanaryPlan(
-                AnalysisConfig.DEFAULTS,
+                config,
                 "web-canary",
                 "web-stable",
                 List.of(new Route("shop", "web", false, Plane.NORTH_SOUTH)));
