@@ -283,8 +283,8 @@ public final class AnalyzerSimulation {
         "  why 20% misses 30 s: at 1 canary req/s a canary failing 20% fails once per 5 s; with"
             + " stable at 0.5% even a rule firing on 3 canary failures within ~15 canary requests"
             + " would already spend the 1% false-abort budget of a 30-min step, and the 3rd failure"
-            + " alone comes after >31 s in 5% of runs (Gamma(3, 5 s)); faster needs more canary"
-            + " traffic or sensitivity high");
+            + " alone comes after >31 s in 5% of runs (Gamma(3, 5 s)); a higher alpha barely helps"
+            + " (next line): what helps is more canary traffic");
     AnalysisConfig.Policy highPolicy =
         new AnalysisConfig.Policy(
             AnalysisConfig.Action.ABORT,
