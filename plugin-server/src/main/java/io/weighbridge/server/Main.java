@@ -93,6 +93,15 @@ public final class Main {
       System.exit(1);
       return;
     }
+    // ---- canary analyzer (issue #4): Prometheus, Rollout watcher, Lease, /api/v1/analyses ----
+    AnalyzerWiring analyzer;
+    try {
+      analyzer = AnalyzerWiring.create(config, kube, router, registry, server, System.getenv());
+    } catch (RuntimeException e) {
+      log.error("plugin-server cannot set up the canary analyzer: {}", e.getMessage(), e);
+      System.exit(1);
+      return;
+    }
     // SIGTERM: drain within --shutdown-grace, then stop the engine, its informers and the client
     // (in that order: in-flight calls still need them); the JVM exits once the hook returns.
     Runtime.getRuntime()
@@ -100,6 +109,7 @@ public final class Main {
             new Thread(
                 () -> {
                   server.close();
+                  analyzer.close();
                   probe.close();
                   router.close();
                   routes.close();
@@ -114,6 +124,7 @@ public final class Main {
       return;
     }
     probe.start();
+    analyzer.start();
     log.info("ready {} ms after the JVM started", ManagementFactory.getRuntimeMXBean().getUptime());
     server.awaitStopped();
   }

@@ -28,10 +28,13 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -92,6 +95,7 @@ public final class PluginServer implements AutoCloseable {
   private final Optional<ServerTls> tls;
   private final ConnectorDownloads connectorDownloads;
   private volatile HealthHttpServer http;
+  private final Map<String, Supplier<String>> jsonEndpoints = new ConcurrentHashMap<>();
   private volatile State state = State.NEW;
 
   /**
@@ -260,6 +264,14 @@ public final class PluginServer implements AutoCloseable {
   }
 
   /**
+   * Adds a JSON endpoint to the HTTP port (e.g. the analyzer's {@code /api/v1/analyses}); call
+   * before {@link #start()}.
+   */
+  public void addJsonEndpoint(String path, Supplier<String> body) {
+    jsonEndpoints.put(path, body);
+  }
+
+  /**
    * Starts both listeners and reports serving.
    *
    * @throws UncheckedIOException when a port cannot be bound (the message names the flag to change)
@@ -290,6 +302,7 @@ public final class PluginServer implements AutoCloseable {
               this::notReadyReason,
               registry);
       http.serve(ConnectorDownloads.PREFIX, connectorDownloads);
+      jsonEndpoints.forEach(http::addJsonEndpoint);
       http.start();
     } catch (RuntimeException e) {
       state = State.DRAINING;

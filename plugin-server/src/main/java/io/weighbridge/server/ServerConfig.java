@@ -40,6 +40,7 @@ import java.util.stream.Collectors;
  * @param driftMinInterval the least time between two drift restorations of one route
  * @param security who may call the gRPC port, and whether it speaks TLS
  * @param connectorDir where the connector binaries served at {@code /connector/<os>-<arch>} are
+ * @param analyzer the canary analyzer's settings (Prometheus, evaluation interval, leader election)
  */
 public record ServerConfig(
     int grpcPort,
@@ -57,7 +58,8 @@ public record ServerConfig(
     Duration lockTimeout,
     Duration driftMinInterval,
     Security security,
-    Path connectorDir) {
+    Path connectorDir,
+    AnalyzerOptions analyzer) {
 
   /** Argo's own rule for a plugin name (argo-rollouts utils/plugin). */
   private static final Pattern PLUGIN_NAME = Pattern.compile("^([a-zA-Z0-9-]+)/([a-zA-Z0-9_.-]+)$");
@@ -82,6 +84,7 @@ public record ServerConfig(
     Objects.requireNonNull(driftMinInterval, "driftMinInterval");
     Objects.requireNonNull(security, "security");
     Objects.requireNonNull(connectorDir, "connectorDir");
+    Objects.requireNonNull(analyzer, "analyzer");
   }
 
   /** Where a Pod's ServiceAccount token is mounted; its presence makes tokenreview the default. */
@@ -143,6 +146,43 @@ public record ServerConfig(
     /** True when the gRPC port speaks TLS. */
     public boolean tls() {
       return tlsCertFile.isPresent();
+    }
+  }
+
+  /** Where the Pod's namespace is, in a Pod with a ServiceAccount. */
+  static final Path SERVICE_ACCOUNT_NAMESPACE =
+      Path.of("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+
+  /**
+   * The canary analyzer's server-side settings.
+   *
+   * @param prometheusUrl Prometheus' base URL; empty disables the analyzer (logged loudly)
+   * @param prometheusBearerTokenFile a file whose content is sent as {@code Authorization: Bearer}
+   *     (read at start)
+   * @param prometheusCaFile a PEM CA bundle for https with a private CA
+   * @param prometheusTimeout the bound of one query
+   * @param interval time between two evaluations of each analysed Rollout
+   * @param leaderElection whether replicas elect one analyzer with a Lease (off: every replica
+   *     acts)
+   * @param leaderElectionNamespace the Lease's namespace
+   */
+  public record AnalyzerOptions(
+      Optional<java.net.URI> prometheusUrl,
+      Optional<Path> prometheusBearerTokenFile,
+      Optional<Path> prometheusCaFile,
+      Duration prometheusTimeout,
+      Duration interval,
+      boolean leaderElection,
+      String leaderElectionNamespace) {
+
+    /** Checks the parts. */
+    public AnalyzerOptions {
+      Objects.requireNonNull(prometheusUrl, "prometheusUrl");
+      Objects.requireNonNull(prometheusBearerTokenFile, "prometheusBearerTokenFile");
+      Objects.requireNonNull(prometheusCaFile, "prometheusCaFile");
+      Objects.requireNonNull(prometheusTimeout, "prometheusTimeout");
+      Objects.requireNonNull(interval, "interval");
+      Objects.requireNonNull(leaderElectionNamespace, "leaderElectionNamespace");
     }
   }
 
@@ -246,7 +286,35 @@ public record ServerConfig(
         "connector-dir",
         "/opt/weighbridge/connector",
         "folder with weighbridge-connector-<os>-<arch>, served at"
-            + " /connector/<os>-<arch> (and .sha256) on the HTTP port");
+            + " /connector/<os>-<arch> (and .sha256) on the HTTP port"),
+    PROMETHEUS_URL(
+        "prometheus-url",
+        "",
+        "base URL of the Prometheus the canary analyzer queries, e.g."
+            + " http://prometheus.monitoring:9090; empty disables the analyzer"),
+    PROMETHEUS_BEARER_TOKEN_FILE(
+        "prometheus-bearer-token-file",
+        "",
+        "file whose content is sent to Prometheus as a bearer token; empty for none"),
+    PROMETHEUS_CA_FILE(
+        "prometheus-ca-file",
+        "",
+        "PEM CA bundle for an https Prometheus URL with a private CA; empty: the JDK's trust store"),
+    PROMETHEUS_TIMEOUT("prometheus-timeout", "5s", "bound of one Prometheus query"),
+    ANALYSIS_INTERVAL(
+        "analysis-interval",
+        "2s",
+        "time between two evaluations of each canary (faster than the scrape interval is fine:"
+            + " it shortens the time to act after a scrape)"),
+    LEADER_ELECTION(
+        "leader-election",
+        "true",
+        "true: replicas elect one analyzer with the Lease weighbridge-analyzer; false: this replica"
+            + " analyses and acts alone (run one replica)"),
+    LEADER_ELECTION_NAMESPACE(
+        "leader-election-namespace",
+        "",
+        "namespace of the Lease; empty: the Pod's namespace (ServiceAccount), else argo-rollouts");
 
     final String name;
     final String defaultValue;
@@ -352,7 +420,8 @@ public record ServerConfig(
         lockTimeout(raw.get(Key.LOCK_TIMEOUT), raw.get(Key.CALL_TIMEOUT)),
         duration(raw.get(Key.DRIFT_MIN_INTERVAL), true),
         security(raw, serviceAccountToken),
-        directory(raw.get(Key.CONNECTOR_DIR)));
+        directory(raw.get(Key.CONNECTOR_DIR)),
+        analyzerOptions(raw));
   }
 
   private static Security security(Map<Key, Raw> raw, Path serviceAccountToken) {
@@ -402,6 +471,35 @@ public record ServerConfig(
         .toList();
   }
 
+  private static AnalyzerOptions analyzerOptions(Map<Key, Raw> raw) {
+    return new AnalyzerOptions(
+        prometheusUrl(raw.get(Key.PROMETHEUS_URL)),
+        readableFile(raw.get(Key.PROMETHEUS_BEARER_TOKEN_FILE), "a file with the token"),
+        readableFile(raw.get(Key.PROMETHEUS_CA_FILE), "a PEM file with CA certificates"),
+        duration(raw.get(Key.PROMETHEUS_TIMEOUT), false),
+        duration(raw.get(Key.ANALYSIS_INTERVAL), false),
+        bool(raw.get(Key.LEADER_ELECTION)),
+        leaderElectionNamespace(raw.get(Key.LEADER_ELECTION_NAMESPACE)));
+  }
+
+  private static Optional<java.net.URI> prometheusUrl(Raw raw) {
+    String value = raw.value().trim();
+    if (value.isEmpty()) {
+      return Optional.empty();
+    }
+    String expected = "an http:// or https:// URL of Prometheus, e.g. http://prometheus:9090";
+    try {
+      java.net.URI uri = new java.net.URI(value);
+      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+          || uri.getHost() == null) {
+        throw invalid(raw, expected);
+      }
+      return Optional.of(uri);
+    } catch (java.net.URISyntaxException e) {
+      throw invalid(raw, expected);
+    }
+  }
+
   private static Optional<Path> readableFile(Raw raw, String what) {
     String value = raw.value().trim();
     if (value.isEmpty()) {
@@ -424,6 +522,36 @@ public record ServerConfig(
     } catch (InvalidPathException e) {
       throw invalid(raw, "a folder path, e.g. /opt/weighbridge/connector");
     }
+  }
+
+  private static boolean bool(Raw raw) {
+    return switch (raw.value().trim().toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw invalid(raw, "true or false");
+    };
+  }
+
+  private static String leaderElectionNamespace(Raw raw) {
+    String value = raw.value().trim();
+    if (value.isEmpty()) {
+      try {
+        if (Files.isReadable(SERVICE_ACCOUNT_NAMESPACE)) {
+          String ns = Files.readString(SERVICE_ACCOUNT_NAMESPACE).trim();
+          if (!ns.isEmpty()) {
+            return ns;
+          }
+        }
+      } catch (java.io.IOException e) {
+        // fall through to the default
+      }
+      return "argo-rollouts";
+    }
+    if (value.length() > 63 || !value.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
+      throw invalid(
+          raw, "a namespace name (lowercase letters, digits and '-'), e.g. argo-rollouts");
+    }
+    return value;
   }
 
   private static Optional<String> kubeContext(Raw raw) {
@@ -509,6 +637,19 @@ public record ServerConfig(
         Key.TLS_CERT_FILE.name, security.tlsCertFile().map(Path::toString).orElse("(plaintext)"));
     values.put(Key.TLS_KEY_FILE.name, security.tlsKeyFile().map(Path::toString).orElse(""));
     values.put(Key.CONNECTOR_DIR.name, connectorDir.toString());
+    values.put(
+        Key.PROMETHEUS_URL.name,
+        analyzer.prometheusUrl().map(Object::toString).orElse("(none: analyzer off)"));
+    values.put(
+        Key.PROMETHEUS_BEARER_TOKEN_FILE.name,
+        analyzer.prometheusBearerTokenFile().map(Path::toString).orElse("(none)"));
+    values.put(
+        Key.PROMETHEUS_CA_FILE.name,
+        analyzer.prometheusCaFile().map(Path::toString).orElse("(JDK trust store)"));
+    values.put(Key.PROMETHEUS_TIMEOUT.name, formatDuration(analyzer.prometheusTimeout()));
+    values.put(Key.ANALYSIS_INTERVAL.name, formatDuration(analyzer.interval()));
+    values.put(Key.LEADER_ELECTION.name, Boolean.toString(analyzer.leaderElection()));
+    values.put(Key.LEADER_ELECTION_NAMESPACE.name, analyzer.leaderElectionNamespace());
     return values;
   }
 

@@ -54,7 +54,15 @@ class ServerConfigTest {
                 Duration.ofSeconds(10),
                 Duration.ofSeconds(1),
                 Security.defaults(AuthMode.NONE),
-                Path.of("/opt/weighbridge/connector")));
+                Path.of("/opt/weighbridge/connector"),
+                new ServerConfig.AnalyzerOptions(
+                    Optional.empty(),
+                    Optional.empty(),
+                    Optional.empty(),
+                    Duration.ofSeconds(5),
+                    Duration.ofSeconds(2),
+                    true,
+                    "argo-rollouts")));
     assertThat(ServerConfig.defaults())
         .isEqualTo(
             ServerConfig.parse(
@@ -85,7 +93,14 @@ class ServerConfigTest {
             "--kube-context=kind-dev",
             "--informer-scope=namespace",
             "--lock-timeout=400ms",
-            "--drift-min-interval=0s");
+            "--drift-min-interval=0s",
+            "--prometheus-url=https://prom.example:9091/sub",
+            "--prometheus-bearer-token-file=" + kubeconfig,
+            "--prometheus-ca-file=" + kubeconfig,
+            "--prometheus-timeout=3s",
+            "--analysis-interval=1s",
+            "--leader-election=false",
+            "--leader-election-namespace=ops");
 
     assertThat(config)
         .isEqualTo(
@@ -105,7 +120,33 @@ class ServerConfigTest {
                 Duration.ofMillis(400),
                 Duration.ZERO,
                 Security.defaults(AuthMode.NONE),
-                Path.of("/opt/weighbridge/connector")));
+                Path.of("/opt/weighbridge/connector"),
+                new ServerConfig.AnalyzerOptions(
+                    Optional.of(java.net.URI.create("https://prom.example:9091/sub")),
+                    Optional.of(kubeconfig),
+                    Optional.of(kubeconfig),
+                    Duration.ofSeconds(3),
+                    Duration.ofSeconds(1),
+                    false,
+                    "ops")));
+  }
+
+  @Test
+  @DisplayName("When analyzer flags are wrong, then the error names the flag and the fix")
+  void badAnalyzerFlags() {
+    assertThatThrownBy(() -> parse("--prometheus-url=prometheus:9090"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--prometheus-url")
+        .hasMessageContaining("http://");
+    assertThatThrownBy(() -> parse("--leader-election=yes"))
+        .hasMessageContaining("--leader-election")
+        .hasMessageContaining("true or false");
+    assertThatThrownBy(() -> parse("--leader-election-namespace=Bad_NS"))
+        .hasMessageContaining("namespace name");
+    assertThatThrownBy(() -> parse("--prometheus-ca-file=/nonexistent/ca.pem"))
+        .hasMessageContaining("no readable file");
+    assertThatThrownBy(() -> parse("--analysis-interval=0s"))
+        .hasMessageContaining("positive duration");
   }
 
   @Test
@@ -135,7 +176,9 @@ class ServerConfigTest {
                 Map.entry("WEIGHBRIDGE_KUBE_CONTEXT", "prod"),
                 Map.entry("WEIGHBRIDGE_INFORMER_SCOPE", "NAMESPACE"),
                 Map.entry("WEIGHBRIDGE_LOCK_TIMEOUT", "30s"),
-                Map.entry("WEIGHBRIDGE_DRIFT_MIN_INTERVAL", "5s")),
+                Map.entry("WEIGHBRIDGE_DRIFT_MIN_INTERVAL", "5s"),
+                Map.entry("WEIGHBRIDGE_PROMETHEUS_URL", "http://prometheus:9090"),
+                Map.entry("WEIGHBRIDGE_LEADER_ELECTION", "FALSE")),
             NO_TOKEN);
 
     assertThat(config)
@@ -156,7 +199,15 @@ class ServerConfigTest {
                 Duration.ofSeconds(30),
                 Duration.ofSeconds(5),
                 Security.defaults(AuthMode.NONE),
-                Path.of("/opt/weighbridge/connector")));
+                Path.of("/opt/weighbridge/connector"),
+                new ServerConfig.AnalyzerOptions(
+                    Optional.of(java.net.URI.create("http://prometheus:9090")),
+                    Optional.empty(),
+                    Optional.empty(),
+                    Duration.ofSeconds(5),
+                    Duration.ofSeconds(2),
+                    false,
+                    "argo-rollouts")));
   }
 
   @Test
@@ -333,7 +384,8 @@ class ServerConfigTest {
             Duration.ofMillis(500),
             Duration.ZERO,
             Security.defaults(AuthMode.NONE),
-            Path.of("/tmp"));
+            Path.of("/tmp"),
+            ServerConfig.defaults().analyzer());
     names.add("c/d");
 
     assertThat(config.acceptedPluginNames()).containsExactly("a/b");

@@ -90,6 +90,22 @@ public final class HealthHttpServer implements AutoCloseable {
     server.createContext(path, handler);
   }
 
+  /**
+   * Serves {@code GET path} with the JSON {@code body} supplies at each request (e.g. the
+   * analyzer's {@code /api/v1/analyses}); call before {@link #start()}.
+   */
+  public void addJsonEndpoint(String path, Supplier<String> body) {
+    server.createContext(
+        path,
+        get(
+            exchange ->
+                respond(
+                    exchange,
+                    200,
+                    "application/json",
+                    body.get().getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+  }
+
   /** Starts answering. */
   public void start() {
     server.start();
