@@ -125,6 +125,14 @@ final class ConnectorConfigCommand implements Callable<Integer> {
           spec.commandLine(),
           "--arch: invalid value '" + arch + "': expected <os>-<arch>, e.g. linux-amd64");
     }
+    if (!ConnectorConfig.PLUGIN_NAME.matcher(pluginName).matches()) {
+      throw new ParameterException(
+          spec.commandLine(),
+          "--plugin-name: invalid value '"
+              + pluginName
+              + "': it does not match Argo's pattern <org>/<name> (letters, digits, -, _ and .),"
+              + " e.g. weighbridge/gateway-api");
+    }
     if (!List.of("configmap", "helm", "both").contains(output)) {
       throw new ParameterException(
           spec.commandLine(),
