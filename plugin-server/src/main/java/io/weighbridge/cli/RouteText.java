@@ -1,9 +1,13 @@
 package io.weighbridge.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 
 /**
  * A route's traffic-relevant parts as text lines (labels, rules, their matches, backendRefs with
@@ -27,7 +31,7 @@ public final class RouteText {
       lines.add("rule " + i + (name.isEmpty() ? "" : " \"" + name + "\""));
       JsonNode matches = rule.path("matches");
       if (!matches.isMissingNode() && !matches.isEmpty()) {
-        lines.add("  matches " + matches);
+        lines.add("  matches " + canonical(matches));
       }
       for (JsonNode filter : rule.path("filters")) {
         JsonNode mirror = filter.path("requestMirror");
@@ -40,6 +44,26 @@ public final class RouteText {
       }
     }
     return lines;
+  }
+
+  /**
+   * {@code node} with object keys sorted at every level, so that equal JSON renders equally: the
+   * API server returns keys in its own order, the engine's working copy in insertion order.
+   */
+  static JsonNode canonical(JsonNode node) {
+    if (node.isObject()) {
+      ObjectNode sorted = JsonNodeFactory.instance.objectNode();
+      Map<String, JsonNode> byKey = new TreeMap<>();
+      node.properties().forEach(e -> byKey.put(e.getKey(), e.getValue()));
+      byKey.forEach((k, v) -> sorted.set(k, canonical(v)));
+      return sorted;
+    }
+    if (node.isArray()) {
+      ArrayNode copy = JsonNodeFactory.instance.arrayNode();
+      node.forEach(e -> copy.add(canonical(e)));
+      return copy;
+    }
+    return node;
   }
 
   /** {@code web-canary:80}, {@code other/web:80}, {@code Kind web}: as short as unambiguous. */

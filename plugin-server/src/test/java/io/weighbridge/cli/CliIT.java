@@ -172,7 +172,7 @@ class CliIT {
         .contains(
             "  backendRef web-stable:80 weight 70",
             "  backendRef web-canary:80 weight 30",
-            "  backendRef other:80 weight (unset: 1)");
+            "  backendRef other:80 weight 1");
   }
 
   @Test
@@ -188,7 +188,7 @@ class CliIT {
         .contains("Nothing was written.")
         .contains("--- HTTPRoute " + ns + "/web (live, resourceVersion")
         .contains("+++ HTTPRoute " + ns + "/web (planned)")
-        .contains("-   backendRef web-stable:80 weight (unset: 1)")
+        .contains("-   backendRef web-stable:80 weight 1")
         .contains("+   backendRef web-stable:80 weight 60")
         .contains("+   backendRef web-canary:80 weight 40")
         .contains("+ label rollouts.argoproj.io/gatewayapi-canary=in-progress")
@@ -269,7 +269,7 @@ class CliIT {
     assertThat(route.at("/managedRules/0/managedRoute").asText()).isEqualTo("canary-header");
     assertThat(route.at("/managedRules/0/type").asText()).isEqualTo("header");
     JsonNode headerRule = route.at("/rules/1");
-    assertThat(headerRule.path("canary").asInt()).isEqualTo(100);
+    assertThat(headerRule.path("canary").asInt()).as("the only backend").isEqualTo(1);
     assertThat(headerRule.path("managedRoute").asText()).isEqualTo("canary-header");
     assertThat(r.at("/analysis/verdict/outcome").asText()).isEqualTo("PASSED");
 
