@@ -87,7 +87,7 @@ public final class AnalysesClient {
           "cannot reach "
               + uri
               + ": "
-              + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage())
+              + Urls.describe(e)
               + " (from outside the cluster: kubectl -n argo-rollouts port-forward svc/weighbridge"
               + " 8080, then --server-url http://localhost:8080)");
     } catch (InterruptedException e) {

@@ -14,8 +14,7 @@ import picocli.CommandLine.Command;
  * them. Exit codes: 0 done, 1 failed (the cluster, the server or the engine said no), 2 bad usage.
  */
 @Command(
-    name = "weighbridge",
-    mixinStandardHelpOptions = true,
+    name = "java -jar weighbridge-plugin-server.jar",
     description = {
       "Weighbridge operator commands (run as java -jar weighbridge-plugin-server.jar <command>).",
       "Without a command the jar starts plugin-server itself (see its --help)."
@@ -23,6 +22,8 @@ import picocli.CommandLine.Command;
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {"0:done", "1:failed (cluster, server or engine refused)", "2:bad usage"})
 public final class Cli {
+
+  @picocli.CommandLine.Mixin HelpOption help;
 
   /** The commands {@code Main} hands over to this CLI. */
   public static final List<String> COMMANDS = List.of("status", "plan", "connector-config");
@@ -72,6 +73,7 @@ public final class Cli {
     cli.addSubcommand("status", new StatusCommand(http));
     cli.addSubcommand("plan", new PlanCommand());
     cli.addSubcommand("connector-config", new ConnectorConfigCommand(http));
+    cli.setUsageHelpWidth(100); // after adding: picocli applies it to the subcommands present
     cli.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
           PrintWriter err = commandLine.getErr();
@@ -91,7 +93,7 @@ public final class Cli {
           CommandLine commandLine = e.getCommandLine();
           PrintWriter err = commandLine.getErr();
           err.println("weighbridge " + commandLine.getCommandName() + ": " + e.getMessage());
-          err.println("Run with --help for the usage.");
+          err.println("Run " + commandLine.getCommandName() + " --help for the usage.");
           return 2;
         });
     return cli;

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -26,7 +27,6 @@ import picocli.CommandLine.Spec;
 /** {@code connector-config}: the Argo Rollouts registration of this installation's connector. */
 @Command(
     name = "connector-config",
-    mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
       "Prints the argo-rollouts-config ConfigMap and the equivalent argo-rollouts Helm chart values"
@@ -103,6 +103,8 @@ final class ConnectorConfigCommand implements Callable<Integer> {
       defaultValue = "both",
       description = "configmap, helm or both (default: ${DEFAULT-VALUE})")
   String output;
+
+  @Mixin HelpOption help;
 
   @Spec CommandSpec spec;
 
@@ -183,7 +185,7 @@ final class ConnectorConfigCommand implements Callable<Integer> {
               HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(10)).GET().build(),
               HttpResponse.BodyHandlers.ofString());
     } catch (IOException e) {
-      throw new CliException("cannot fetch " + uri + ": " + e.getMessage() + hint, e);
+      throw new CliException("cannot fetch " + uri + ": " + Urls.describe(e) + hint, e);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new CliException("interrupted while fetching " + uri);

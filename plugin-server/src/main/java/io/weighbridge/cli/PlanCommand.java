@@ -26,7 +26,6 @@ import picocli.CommandLine.Spec;
 /** {@code plan}: what SetWeight N would change on a Rollout's routes, without writing. */
 @Command(
     name = "plan",
-    mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
       "Dry run: shows what Argo's SetWeight N (after SetHeaderRoute for each --header-route) would"
@@ -85,6 +84,8 @@ final class PlanCommand implements Callable<Integer> {
   List<String> pluginNames;
 
   @Mixin KubeOptions kube;
+
+  @Mixin HelpOption help;
 
   @Spec CommandSpec spec;
 

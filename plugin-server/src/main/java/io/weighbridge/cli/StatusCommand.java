@@ -23,7 +23,6 @@ import picocli.CommandLine.Spec;
 /** {@code status}: the canaries in progress, their routes' live weights and the analyzer. */
 @Command(
     name = "status",
-    mixinStandardHelpOptions = true,
     sortOptions = false,
     description = {
       "Shows the Rollouts that route with Weighbridge (plugins key weighbridge/gateway-api or"
@@ -86,6 +85,8 @@ final class StatusCommand implements Callable<Integer> {
   List<String> pluginNames;
 
   @Mixin KubeOptions kube;
+
+  @Mixin HelpOption help;
 
   @Spec CommandSpec spec;
 

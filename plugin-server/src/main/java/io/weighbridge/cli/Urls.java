@@ -31,6 +31,12 @@ final class Urls {
     }
   }
 
+  /** An I/O failure in words: some (a refused connection) carry no message, only a type. */
+  static String describe(java.io.IOException e) {
+    String type = e.getClass().getSimpleName();
+    return e.getMessage() == null || e.getMessage().isBlank() ? type : type + ": " + e.getMessage();
+  }
+
   /** {@code base} with {@code path} appended to its path (a trailing slash is not doubled). */
   static URI resolve(URI base, String path) {
     String s = base.toString();

@@ -30,7 +30,7 @@ class CliTest {
 
     assertThat(run.code()).isZero();
     assertThat(run.out())
-        .startsWith("Usage: weighbridge " + command)
+        .startsWith("Usage: java -jar weighbridge-plugin-server.jar " + command)
         .contains("Exit codes:")
         .contains("2   bad usage");
     if (!command.equals("connector-config")) {
