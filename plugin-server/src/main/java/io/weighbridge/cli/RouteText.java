@@ -71,7 +71,7 @@ public final class RouteText {
     StringBuilder s = new StringBuilder();
     String kind = ref.path("kind").asText("Service");
     String group = ref.path("group").asText("");
-    if (!kind.equals("Service") || !group.isEmpty()) {
+    if (!kind.equals("Service") || !(group.isEmpty() || group.equals("core"))) {
       s.append(group.isEmpty() ? "" : group + "/").append(kind).append(' ');
     }
     String namespace = ref.path("namespace").asText("");

@@ -128,8 +128,9 @@ final class StatusBuilder {
       Integer stable = null;
       Integer canary = null;
       for (JsonNode ref : rule.path("backendRefs")) {
+        String group = ref.path("group").asText("");
         if (!ref.path("kind").asText("Service").equals("Service")
-            || !ref.path("group").asText("").isEmpty()) {
+            || !(group.isEmpty() || group.equals("core"))) {
           continue;
         }
         String ns = ref.path("namespace").asText(routeNamespace);
