@@ -75,6 +75,15 @@ final class ConnectorConfigCommand implements Callable<Integer> {
   Path connectorFile;
 
   @Option(
+      names = "--digest-from",
+      paramLabel = "URL",
+      description =
+          "fetch <URL>/connector/<arch>.sha256 here instead of from --server-url, e.g."
+              + " http://localhost:8080 through kubectl port-forward; the location stays on"
+              + " --server-url")
+  String digestFrom;
+
+  @Option(
       names = "--grpc-address",
       paramLabel = "HOST:PORT",
       description =
@@ -141,7 +150,16 @@ final class ConnectorConfigCommand implements Callable<Integer> {
           "-o/--output: invalid value '" + output + "': expected configmap, helm or both");
     }
     String grpc = grpcAddress != null ? grpcAddress : server.getHost() + ":9090";
-    String sha256 = connectorFile != null ? digestOf(connectorFile) : fetchDigest(server);
+    URI digestServer = server;
+    if (digestFrom != null) {
+      try {
+        digestServer = Urls.serverUrl(digestFrom);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(
+            spec.commandLine(), e.getMessage().replace("--server-url", "--digest-from"));
+      }
+    }
+    String sha256 = connectorFile != null ? digestOf(connectorFile) : fetchDigest(digestServer);
     ConnectorConfig config;
     try {
       config =
@@ -177,7 +195,7 @@ final class ConnectorConfigCommand implements Callable<Integer> {
     String hint =
         "; pass --connector-file with the connector binary to compute it locally, or check"
             + " --server-url (from outside the cluster: kubectl -n argo-rollouts port-forward"
-            + " svc/weighbridge 8080, then --server-url http://localhost:8080 and --grpc-address)";
+            + " svc/weighbridge 8080, then --digest-from http://localhost:8080)";
     HttpResponse<String> response;
     try {
       response =

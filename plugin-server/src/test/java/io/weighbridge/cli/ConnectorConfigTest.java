@@ -136,6 +136,24 @@ class ConnectorConfigTest {
   }
 
   @Test
+  @DisplayName(
+      "When --digest-from is given, then the digest comes from there and the location stays on"
+          + " --server-url")
+  void digestFromPortForward() throws IOException {
+    String local = start();
+    served.put("/connector/linux-amd64.sha256", DIGEST + "  weighbridge-connector-linux-amd64\n");
+
+    Run run = run("connector-config", "--digest-from", local, "-o", "configmap");
+
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(requested).containsExactly("/connector/linux-amd64.sha256");
+    assertThat(run.out())
+        .contains("location: \"http://weighbridge.argo-rollouts.svc:8080/connector/linux-amd64\"")
+        .contains("sha256: \"" + DIGEST + "\"")
+        .contains("\"--server=weighbridge.argo-rollouts.svc:9090\"");
+  }
+
+  @Test
   @DisplayName("When the server has no connector, then it exits 1 naming the URL and the fix")
   void missingConnectorFails() throws IOException {
     String url = start();
