@@ -1,7 +1,7 @@
 /**
  * The operator CLI in the plugin-server jar: {@code status} (canaries in progress, live weights,
- * drift, analyzer verdicts), {@code plan} (a dry run of SetWeight) and {@code connector-config} (the
- * Argo Rollouts registration). {@link io.weighbridge.server.Main} hands over to {@link
+ * drift, analyzer verdicts), {@code plan} (a dry run of SetWeight) and {@code connector-config}
+ * (the Argo Rollouts registration). {@link io.weighbridge.server.Main} hands over to {@link
  * io.weighbridge.cli.Cli} when the first argument names a command.
  *
  * <p>The CLI re-implements no routing logic: {@code plan} and the drift column of {@code status}
