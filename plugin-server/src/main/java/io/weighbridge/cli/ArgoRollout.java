@@ -3,11 +3,15 @@ package io.weighbridge.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.weighbridge.domain.HeaderRoute;
 import io.weighbridge.domain.HeaderRoute.HeaderMatch;
+import io.weighbridge.domain.MirrorRoute;
+import io.weighbridge.domain.MirrorRoute.RequestMatch;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.StringMatch;
 import io.weighbridge.domain.WeightDestination;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
 
@@ -127,40 +131,65 @@ public record ArgoRollout(Rollout rollout, String pluginKey) {
    * @throws IllegalArgumentException when no step sets that header route
    */
   public HeaderRoute headerRouteStep(String name) {
+    JsonNode set = step("setHeaderRoute", name);
+    List<HeaderMatch> matches = new ArrayList<>();
+    for (JsonNode m : set.path("match")) {
+      matches.add(
+          new HeaderMatch(m.path("headerName").asText(""), stringMatch(m.path("headerValue"))));
+    }
+    return new HeaderRoute(name, matches);
+  }
+
+  /**
+   * The setMirrorRoute step named {@code name}, as Argo would send it.
+   *
+   * @throws IllegalArgumentException when no step sets that mirror route
+   */
+  public MirrorRoute mirrorRouteStep(String name) {
+    JsonNode set = step("setMirrorRoute", name);
+    List<RequestMatch> matches = new ArrayList<>();
+    for (JsonNode m : set.path("match")) {
+      Map<String, StringMatch> headers = new LinkedHashMap<>();
+      m.path("headers")
+          .properties()
+          .forEach(h -> headers.put(h.getKey(), stringMatch(h.getValue())));
+      matches.add(
+          new RequestMatch(
+              m.has("method") ? stringMatch(m.path("method")) : null,
+              m.has("path") ? stringMatch(m.path("path")) : null,
+              headers));
+    }
+    JsonNode pct = set.path("percentage");
+    return new MirrorRoute(name, matches, pct.isIntegralNumber() ? pct.asInt() : null);
+  }
+
+  private static StringMatch stringMatch(JsonNode v) {
+    return new StringMatch(
+        v.path("exact").asText(""), v.path("prefix").asText(""), v.path("regex").asText(""));
+  }
+
+  /** The first step {@code {<type>: {name: <name>, ...}}}. */
+  private JsonNode step(String type, String name) {
+    List<String> names = new ArrayList<>();
     for (JsonNode step : canary().path("steps")) {
-      JsonNode set = step.path("setHeaderRoute");
-      if (set.path("name").asText("").equals(name)) {
-        List<HeaderMatch> matches = new ArrayList<>();
-        for (JsonNode m : set.path("match")) {
-          JsonNode v = m.path("headerValue");
-          matches.add(
-              new HeaderMatch(
-                  m.path("headerName").asText(""),
-                  new StringMatch(
-                      v.path("exact").asText(""),
-                      v.path("prefix").asText(""),
-                      v.path("regex").asText(""))));
+      JsonNode set = step.path(type);
+      if (set.isObject()) {
+        if (set.path("name").asText("").equals(name)) {
+          return set;
         }
-        return new HeaderRoute(name, matches);
+        names.add(set.path("name").asText(""));
       }
     }
-    List<String> names = new ArrayList<>();
-    canary()
-        .path("steps")
-        .forEach(
-            s -> {
-              if (s.has("setHeaderRoute")) {
-                names.add(s.path("setHeaderRoute").path("name").asText(""));
-              }
-            });
     throw new IllegalArgumentException(
         "Rollout "
             + key()
-            + " has no setHeaderRoute step named '"
+            + " has no "
+            + type
+            + " step named '"
             + name
             + "'"
             + (names.isEmpty()
-                ? ": it has no setHeaderRoute step at all"
-                : ": its setHeaderRoute steps are " + String.join(", ", names)));
+                ? ": it has no " + type + " step at all"
+                : ": its " + type + " steps are " + String.join(", ", names)));
   }
 }

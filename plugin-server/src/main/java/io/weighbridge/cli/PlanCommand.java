@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.cli.PlanningRouteClient.RecordedPatch;
 import io.weighbridge.domain.HeaderRoute;
+import io.weighbridge.domain.MirrorRoute;
 import io.weighbridge.domain.routing.ObservedRoute;
 import io.weighbridge.domain.routing.RouteId;
 import java.io.PrintWriter;
@@ -28,8 +29,8 @@ import picocli.CommandLine.Spec;
     name = "plan",
     sortOptions = false,
     description = {
-      "Dry run: shows what Argo's SetWeight N (after SetHeaderRoute for each --header-route) would"
-          + " change on the Rollout's routes, as a diff of the routes' rules and backendRef"
+      "Dry run: shows what Argo's SetWeight N (after SetHeaderRoute for each --header-route and"
+          + " SetMirrorRoute for each --mirror-route) would change on the Rollout's routes, as a diff of the routes' rules and backendRef"
           + " weights and as the JSON patches plugin-server would send. Runs the real routing"
           + " engine on the live routes; writes nothing.",
       "",
@@ -69,6 +70,14 @@ final class PlanCommand implements Callable<Integer> {
   List<String> headerRoutes = new ArrayList<>();
 
   @Option(
+      names = "--mirror-route",
+      paramLabel = "NAME",
+      description =
+          "also plan the Rollout's setMirrorRoute step NAME first, as Argo does at that step"
+              + " (repeatable)")
+  List<String> mirrorRoutes = new ArrayList<>();
+
+  @Option(
       names = {"-o", "--output"},
       paramLabel = "FORMAT",
       defaultValue = "text",
@@ -106,13 +115,17 @@ final class PlanCommand implements Callable<Integer> {
       for (String name : headerRoutes) {
         headers.add(argo.headerRouteStep(name));
       }
+      List<MirrorRoute> mirrors = new ArrayList<>();
+      for (String name : mirrorRoutes) {
+        mirrors.add(argo.mirrorRouteStep(name));
+      }
       PlanningRouteClient planning = new PlanningRouteClient(routes);
-      DryRun.plan(planning, argo, headers, weight, List.of());
+      DryRun.plan(planning, argo, headers, mirrors, weight, List.of());
       PrintWriter out = spec.commandLine().getOut();
       if (output == OutputFormat.json) {
-        out.println(JSON.writeValueAsString(json(argo, headers, planning)));
+        out.println(JSON.writeValueAsString(json(argo, headers, mirrors, planning)));
       } else {
-        out.print(text(argo, headers, weight, planning));
+        out.print(text(argo, headers, mirrors, weight, planning));
       }
       out.flush();
     }
@@ -121,11 +134,16 @@ final class PlanCommand implements Callable<Integer> {
 
   /** The text view: a diff per route, then the patches. */
   static String text(
-      ArgoRollout argo, List<HeaderRoute> headers, int weight, PlanningRouteClient planning)
+      ArgoRollout argo,
+      List<HeaderRoute> headers,
+      List<MirrorRoute> mirrors,
+      int weight,
+      PlanningRouteClient planning)
       throws Exception {
     StringBuilder out = new StringBuilder();
     List<String> calls = new ArrayList<>();
     headers.forEach(h -> calls.add("SetHeaderRoute \"" + h.name() + "\""));
+    mirrors.forEach(m -> calls.add("SetMirrorRoute \"" + m.name() + "\""));
     calls.add("SetWeight " + weight + " (of " + argo.maxTrafficWeight() + ")");
     out.append("Dry run on Rollout ")
         .append(argo.key())
@@ -170,7 +188,10 @@ final class PlanCommand implements Callable<Integer> {
 
   /** The JSON view: the same content for scripts. */
   static ObjectNode json(
-      ArgoRollout argo, List<HeaderRoute> headers, PlanningRouteClient planning) {
+      ArgoRollout argo,
+      List<HeaderRoute> headers,
+      List<MirrorRoute> mirrors,
+      PlanningRouteClient planning) {
     ObjectNode root = JSON.createObjectNode();
     root.put("rollout", argo.key()).put("plugin", argo.pluginKey());
     ArrayNode routes = root.putArray("routes");
@@ -203,8 +224,10 @@ final class PlanCommand implements Callable<Integer> {
           .put("name", p.route().name());
       o.putArray("ops").addAll(p.ops());
     }
-    ArrayNode calls = root.putArray("headerRoutes");
-    headers.forEach(h -> calls.add(h.name()));
+    ArrayNode headerNames = root.putArray("headerRoutes");
+    headers.forEach(h -> headerNames.add(h.name()));
+    ArrayNode mirrorNames = root.putArray("mirrorRoutes");
+    mirrors.forEach(m -> mirrorNames.add(m.name()));
     return root;
   }
 

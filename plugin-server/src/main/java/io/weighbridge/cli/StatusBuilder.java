@@ -45,6 +45,7 @@ final class StatusBuilder {
           planning,
           rollout,
           List.of(),
+          List.of(),
           weight.orElse(0),
           weight.isPresent() ? rollout.statusAdditionalDestinations() : List.of());
     } catch (WeighbridgeException e) {

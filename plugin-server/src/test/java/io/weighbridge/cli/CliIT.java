@@ -93,13 +93,16 @@ class CliIT {
           "strategy":{"canary":{
             "canaryService":"web-canary","stableService":"web-stable",
             "trafficRouting":{
-              "managedRoutes":[{"name":"canary-header"}],
+              "managedRoutes":[{"name":"canary-header"},{"name":"mirror"}],
               "plugins":{"weighbridge/gateway-api":
                 {"httpRoutes":[{"name":"web","useHeaderRoutes":true}]}}},
             "steps":[{"setWeight":10},
                      {"setHeaderRoute":{"name":"canary-header",
                        "match":[{"headerName":"X-Canary","headerValue":{"exact":"yes"}}]}},
-                     {"setWeight":30},{"pause":{}}]}}}}
+                     {"setWeight":30},
+                     {"setMirrorRoute":{"name":"mirror","percentage":10,
+                       "match":[{"path":{"prefix":"/"},"method":{"exact":"GET"}}]}},
+                     {"pause":{}}]}}}}
         """);
   }
 
@@ -115,7 +118,7 @@ class CliIT {
   @Test
   @DisplayName(
       "When plan runs, then it writes nothing, and its patches and result are exactly what a real"
-          + " SetHeaderRoute + SetWeight then writes")
+          + " SetHeaderRoute + SetMirrorRoute + SetWeight then writes")
   void planEqualsRealWriteAndWritesNothing() throws Exception {
     JsonNode routeBefore = route("web");
 
@@ -127,6 +130,8 @@ class CliIT {
             "30",
             "--header-route",
             "canary-header",
+            "--mirror-route",
+            "mirror",
             "-n",
             ns,
             "-o",
@@ -138,9 +143,10 @@ class CliIT {
         .isEqualTo(routeBefore.at("/metadata/resourceVersion"));
     assertThat(routeAfterPlan).isEqualTo(routeBefore);
     JsonNode plan = JSON.readTree(run.out);
-    assertThat(plan.path("patches")).hasSize(2);
+    assertThat(plan.path("patches")).hasSize(3);
     assertThat(plan.at("/patches/0/call").asText()).isEqualTo("SetHeaderRoute \"canary-header\"");
-    assertThat(plan.at("/patches/1/call").asText()).isEqualTo("SetWeight 30");
+    assertThat(plan.at("/patches/1/call").asText()).isEqualTo("SetMirrorRoute \"mirror\"");
+    assertThat(plan.at("/patches/2/call").asText()).isEqualTo("SetWeight 30");
 
     // The real engine, on the real adapter, with a spy that records what it sends.
     Spy spy = new Spy(realRoutes());
@@ -149,11 +155,12 @@ class CliIT {
       ArgoRollout argo = new RolloutReader(admin, List.of(PLUGIN)).get(ns, "web");
       Caller caller = new Caller(PLUGIN, "it");
       engine.setHeaderRoute(caller, argo.rollout(), argo.headerRouteStep("canary-header"));
+      engine.setMirrorRoute(caller, argo.rollout(), argo.mirrorRouteStep("mirror"));
       engine.setWeight(caller, argo.rollout(), 30, List.of());
     }
 
-    assertThat(spy.sent).hasSize(2);
-    for (int i = 0; i < 2; i++) {
+    assertThat(spy.sent).hasSize(3);
+    for (int i = 0; i < 3; i++) {
       assertThat(plan.at("/patches/" + i + "/ops"))
           .as("patch %d", i)
           .isEqualTo(JSON.valueToTree(spy.sent.get(i)));
@@ -172,7 +179,8 @@ class CliIT {
         .contains(
             "  backendRef web-stable:80 weight 70",
             "  backendRef web-canary:80 weight 30",
-            "  backendRef other:80 weight 1");
+            "  backendRef other:80 weight 1",
+            "  mirror to web-canary:80 10%");
   }
 
   @Test
@@ -277,7 +285,7 @@ class CliIT {
     assertThat(text.code).as(text.err).isZero();
     assertThat(text.out)
         .contains("Rollout " + ns + "/web  (plugin weighbridge/gateway-api)")
-        .contains("step 2/4 (setWeight 30), canary weight 30/100")
+        .contains("step 2/5 (setWeight 30), canary weight 30/100")
         .containsPattern("HTTPRoute " + ns + "/web\\s+0\\s+70\\s+30\\s+no")
         .contains("managed rules: header \"canary-header\"")
         .contains("analysis: ANALYZING at canary weight 30 since 2026-11-28T09:00:00Z")
