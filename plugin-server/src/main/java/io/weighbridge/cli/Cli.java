@@ -44,7 +44,7 @@ public final class Cli {
   }
 
   /** Runs the CLI as a process would: logs to stderr at warn, then {@link #run}. */
-  public static int main(String[] args) {
+  public static int execute(String[] args) {
     CliLogging.configure();
     HttpClient http =
         HttpClient.newBuilder()

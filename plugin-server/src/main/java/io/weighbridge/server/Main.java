@@ -31,7 +31,7 @@ public final class Main {
   public static void main(String[] args) throws InterruptedException {
     // Operator CLI: `java -jar ... status|plan|connector-config ...` (io.weighbridge.cli).
     if (Cli.isCommand(args)) {
-      System.exit(Cli.main(args));
+      System.exit(Cli.execute(args));
       return;
     }
     if (ServerConfig.helpRequested(args)) {
