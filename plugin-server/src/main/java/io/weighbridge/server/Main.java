@@ -9,6 +9,7 @@ import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.adapter.kubernetes.MicrometerApiCallRecorder;
 import io.weighbridge.adapter.kubernetes.TokenReviewAuthenticator;
 import io.weighbridge.adapter.metrics.MicrometerRoutingMetrics;
+import io.weighbridge.cli.Cli;
 import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
 import io.weighbridge.domain.routing.RouterSettings;
 import java.lang.management.ManagementFactory;
@@ -24,8 +25,16 @@ public final class Main {
 
   private Main() {}
 
-  /** Starts plugin-server; {@code --help} lists the flags. Exits 2 on bad flags, 1 on failure. */
+  /**
+   * Starts plugin-server; {@code --help} lists the flags. Exits 2 on bad flags, 1 on failure. A
+   * first argument naming a CLI command runs that command instead.
+   */
   public static void main(String[] args) throws InterruptedException {
+    // Operator CLI: `java -jar ... status|plan|connector-config ...` (io.weighbridge.cli).
+    if (Cli.isCommand(args)) {
+      System.exit(Cli.execute(args));
+      return;
+    }
     if (ServerConfig.helpRequested(args)) {
       System.out.print(ServerConfig.usage());
       return;
