@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -80,6 +81,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
   private final ExecutorService writers;
   private final DriftGuard drift;
   private volatile boolean closed;
+  private volatile Thread resumer;
 
   /**
    * The hashes Argo last sent for a Rollout in UpdateHash, for the analyzer.
@@ -465,56 +467,57 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
     CompletableFuture<ResumeReport> result = new CompletableFuture<>();
     Set<String> resumed = ConcurrentHashMap.newKeySet();
     Map<String, String> skipped = new ConcurrentHashMap<>();
-    Thread.ofPlatform()
-        .name("weighbridge-resume")
-        .daemon()
-        .start(
-            () -> {
-              Duration backoff = rs.firstBackoff();
-              for (int attempt = 1; ; attempt++) {
-                if (closed) {
-                  result.completeExceptionally(
-                      new IllegalStateException("the engine was closed while resuming"));
-                  return;
-                }
-                try {
-                  resumeOnce(lookup, rs, resumed, skipped);
-                  LOG.info(
-                      "resumed drift restoration for {} Rollout(s) from their routes' ledgers{}",
-                      resumed.size(),
-                      skipped.isEmpty() ? "" : "; not resumed: " + new TreeMap<>(skipped));
-                  result.complete(new ResumeReport(resumed, skipped));
-                  return;
-                } catch (RuntimeException e) {
-                  if (attempt >= rs.maxAttempts()) {
-                    LOG.warn(
-                        "could not resume drift restoration after {} attempt(s): {}; routes are"
-                            + " watched again at Argo's next call about their Rollout",
-                        attempt,
-                        e.getMessage());
-                    result.completeExceptionally(e);
-                    return;
+    resumer =
+        Thread.ofPlatform()
+            .name("weighbridge-resume")
+            .daemon()
+            .start(
+                () -> {
+                  Duration backoff = rs.firstBackoff();
+                  for (int attempt = 1; ; attempt++) {
+                    if (closed) {
+                      result.completeExceptionally(
+                          new IllegalStateException("the engine was closed while resuming"));
+                      return;
+                    }
+                    try {
+                      resumeOnce(lookup, rs, resumed, skipped);
+                      LOG.info(
+                          "resumed drift restoration for {} Rollout(s) from their routes' ledgers{}",
+                          resumed.size(),
+                          skipped.isEmpty() ? "" : "; not resumed: " + new TreeMap<>(skipped));
+                      result.complete(new ResumeReport(resumed, skipped));
+                      return;
+                    } catch (RuntimeException e) {
+                      if (attempt >= rs.maxAttempts()) {
+                        LOG.warn(
+                            "could not resume drift restoration after {} attempt(s): {}; routes are"
+                                + " watched again at Argo's next call about their Rollout",
+                            attempt,
+                            e.getMessage());
+                        result.completeExceptionally(e);
+                        return;
+                      }
+                      LOG.warn(
+                          "could not resume drift restoration yet (attempt {} of {}): {}; trying"
+                              + " again in {} ms",
+                          attempt,
+                          rs.maxAttempts(),
+                          e.getMessage(),
+                          backoff.toMillis());
+                    }
+                    try {
+                      Thread.sleep(backoff);
+                    } catch (InterruptedException e) {
+                      result.completeExceptionally(e);
+                      return;
+                    }
+                    backoff = backoff.multipliedBy(2);
+                    if (backoff.compareTo(MAX_RESUME_BACKOFF) > 0) {
+                      backoff = MAX_RESUME_BACKOFF;
+                    }
                   }
-                  LOG.warn(
-                      "could not resume drift restoration yet (attempt {} of {}): {}; trying"
-                          + " again in {} ms",
-                      attempt,
-                      rs.maxAttempts(),
-                      e.getMessage(),
-                      backoff.toMillis());
-                }
-                try {
-                  Thread.sleep(backoff);
-                } catch (InterruptedException e) {
-                  result.completeExceptionally(e);
-                  return;
-                }
-                backoff = backoff.multipliedBy(2);
-                if (backoff.compareTo(MAX_RESUME_BACKOFF) > 0) {
-                  backoff = MAX_RESUME_BACKOFF;
-                }
-              }
-            });
+                });
     return result;
   }
 
@@ -595,8 +598,8 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
     if (rollouts.containsKey(key)) {
       return "Argo called about it since the start";
     }
-    Set<Desired> weights = new java.util.HashSet<>();
-    Set<String> uids = new java.util.HashSet<>();
+    Set<Desired> weights = new HashSet<>();
+    Set<String> uids = new HashSet<>();
     recorded
         .values()
         .forEach(
@@ -669,6 +672,10 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
   @Override
   public void close() {
     closed = true;
+    Thread r = resumer;
+    if (r != null) {
+      r.interrupt(); // ends a backoff wait
+    }
     drift.close();
     executor.shutdownNow();
     writers.shutdownNow();
