@@ -10,6 +10,7 @@ import io.weighbridge.domain.NotFoundException;
 import io.weighbridge.domain.PartialFailureException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.TrafficRouter;
+import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.VerifyResult;
 import io.weighbridge.domain.WeighbridgeException;
 import io.weighbridge.domain.WeightDestination;
@@ -808,10 +809,20 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
     WeighbridgeException[] errors = new WeighbridgeException[n];
     RuntimeException[] bugs = new RuntimeException[n];
     AtomicInteger next = new AtomicInteger();
+    Thread caller = Thread.currentThread();
     Runnable worker =
         () -> {
           for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
             RouteContext ctx = targets.get(i);
+            if (caller.isInterrupted()) {
+              // The call timed out or was cancelled: routes not started yet are not written.
+              errors[i] =
+                  new UnavailableException(
+                      ctx.id()
+                          + " was not written: the call ended (timed out or cancelled) before its"
+                          + " turn; Argo retries the call");
+              continue;
+            }
             try {
               apply(ctx, operation, () -> step.apply(ctx));
             } catch (WeighbridgeException e) {

@@ -158,6 +158,37 @@ class ParallelWritesAndResumeTest {
     }
 
     @Test
+    @DisplayName(
+        "When the call is interrupted (timed out) during its first write, then the routes not yet"
+            + " started are not written and are reported as failed")
+    void interruptedCallStopsStartingWrites() {
+      try (RouterHarness h = new RouterHarness(settings(1))) {
+        Rollout r = manyRoutes(h, 3);
+        h.cluster.duringPatch(
+            id -> {
+              if (id.name().equals("r0")) {
+                Thread.currentThread().interrupt(); // as BoundedCallRunner does on a timeout
+              }
+            });
+        try {
+          assertThatThrownBy(() -> h.router.setWeight(CALLER, r, 20, List.of()))
+              .isInstanceOfSatisfying(
+                  PartialFailureException.class,
+                  e -> {
+                    assertThat(e.succeeded()).containsExactly("HTTPRoute default/r0");
+                    assertThat(e.failed())
+                        .containsExactly("HTTPRoute default/r1", "HTTPRoute default/r2");
+                    assertThat(e.getMessage()).contains("the call ended (timed out or cancelled)");
+                  });
+        } finally {
+          Thread.interrupted();
+        }
+        assertThat(weights(h.cluster.object(new RouteId(RouteKind.HTTP, "default", "r1")), 0))
+            .containsEntry(CANARY, 0);
+      }
+    }
+
+    @Test
     @DisplayName("When writeParallelism is below 1, then the settings say what is wrong")
     void invalidParallelism() {
       assertThatThrownBy(() -> settings(0))
