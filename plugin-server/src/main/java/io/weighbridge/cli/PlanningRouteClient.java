@@ -119,6 +119,11 @@ public final class PlanningRouteClient implements RouteClient {
   }
 
   @Override
+  public List<ObservedRoute> listAllNamespaces(RouteKind kind) {
+    return live.listAllNamespaces(kind).stream().map(r -> planned.getOrDefault(r.id(), r)).toList();
+  }
+
+  @Override
   public ObservedRoute patch(RouteId id, Function<ObservedRoute, List<JsonNode>> planner) {
     ObservedRoute current =
         get(id)

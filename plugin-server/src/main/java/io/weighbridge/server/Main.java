@@ -11,6 +11,7 @@ import io.weighbridge.adapter.kubernetes.TokenReviewAuthenticator;
 import io.weighbridge.adapter.metrics.MicrometerRoutingMetrics;
 import io.weighbridge.cli.Cli;
 import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
+import io.weighbridge.domain.routing.ResumeSettings;
 import io.weighbridge.domain.routing.RouterSettings;
 import java.lang.management.ManagementFactory;
 import java.time.Duration;
@@ -135,7 +136,31 @@ public final class Main {
     probe.start();
     analyzer.start();
     log.info("ready {} ms after the JVM started", ManagementFactory.getRuntimeMXBean().getUptime());
+    // --- Drift restoration resumed from the routes' ledgers (in the background, after readiness)
+    // ---
+    resumeDriftRestoration(config, router, routes, log);
     server.awaitStopped();
+  }
+
+  /**
+   * Resumes restoring the weights of canaries in progress before Argo's next call (cluster scope:
+   * one list per route kind); with the namespace scope there is no namespace list to search, so
+   * each Rollout is watched again at Argo's next call about it.
+   */
+  static void resumeDriftRestoration(
+      ServerConfig config,
+      GatewayApiTrafficRouter router,
+      KubernetesRouteClient routes,
+      Logger log) {
+    switch (config.informerScope()) {
+      case CLUSTER ->
+          router.resume(routes, ResumeSettings.allNamespaces(config.acceptedPluginNames()));
+      case NAMESPACE ->
+          log.info(
+              "informer scope namespace: drift restoration of a canary in progress resumes at"
+                  + " Argo's next call about its Rollout (resuming at start needs a cluster-wide"
+                  + " list of the routes: --informer-scope=cluster)");
+    }
   }
 
   /** How often the API server's reachability is probed for the weighbridge_kubernetes_api_up. */

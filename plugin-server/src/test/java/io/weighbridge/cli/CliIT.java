@@ -484,6 +484,11 @@ class CliIT {
     }
 
     @Override
+    public List<ObservedRoute> listAllNamespaces(RouteKind kind) {
+      return real.listAllNamespaces(kind);
+    }
+
+    @Override
     public ObservedRoute patch(RouteId id, Function<ObservedRoute, List<JsonNode>> planner) {
       List<List<JsonNode>> attempts = new ArrayList<>();
       ObservedRoute result =

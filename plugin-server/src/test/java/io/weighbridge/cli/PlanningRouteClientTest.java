@@ -54,6 +54,11 @@ class PlanningRouteClientTest {
     }
 
     @Override
+    public List<ObservedRoute> listAllNamespaces(RouteKind kind) {
+      return List.of(web);
+    }
+
+    @Override
     public ObservedRoute patch(RouteId id, Function<ObservedRoute, List<JsonNode>> planner) {
       throw new AssertionError("a dry run wrote " + id);
     }

@@ -21,11 +21,14 @@ import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.weighbridge.adapter.kubernetes.ApiCallRecorder.Verb;
 import io.weighbridge.domain.ConflictException;
+import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.NotFoundException;
 import io.weighbridge.domain.RejectedException;
+import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.WeighbridgeException;
 import io.weighbridge.domain.routing.ObservedRoute;
+import io.weighbridge.domain.routing.RolloutLookup;
 import io.weighbridge.domain.routing.RouteClient;
 import io.weighbridge.domain.routing.RouteId;
 import io.weighbridge.domain.routing.RouteKind;
@@ -54,7 +57,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The routing engine's {@link RouteClient} on the fabric8 Kubernetes client.
+ * The routing engine's {@link RouteClient} (and {@link RolloutLookup}, for resuming after a
+ * restart) on the fabric8 Kubernetes client.
  *
  * <ul>
  *   <li>Reads come from one informer per route kind in use (started at its first use, all
@@ -73,7 +77,7 @@ import org.slf4j.LoggerFactory;
  * needs few of them, while an informer would hold every Service of the cluster and need list/watch
  * on Services in all namespaces.
  */
-public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
+public final class KubernetesRouteClient implements RouteClient, RolloutLookup, AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(KubernetesRouteClient.class);
 
@@ -83,6 +87,15 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
           .withVersion("v1")
           .withKind("Service")
           .withPlural("services")
+          .withNamespaced(true)
+          .build();
+
+  private static final ResourceDefinitionContext ROLLOUTS =
+      new ResourceDefinitionContext.Builder()
+          .withGroup("argoproj.io")
+          .withVersion("v1alpha1")
+          .withKind("Rollout")
+          .withPlural("rollouts")
           .withNamespaced(true)
           .build();
 
@@ -358,6 +371,51 @@ public final class KubernetesRouteClient implements RouteClient, AutoCloseable {
                     .map(r -> observe(cache, r))
                     .toList())
         .orElse(List.of());
+  }
+
+  @Override
+  public List<ObservedRoute> listAllNamespaces(RouteKind kind) {
+    Objects.requireNonNull(kind, "kind");
+    if (settings.scope() != InformerScope.CLUSTER) {
+      throw new InvalidConfigException(
+          "cannot list "
+              + kind.kind()
+              + "s in all namespaces with the namespace informer scope (it works with namespaced"
+              + " Roles only): name the namespaces to look in, or use the cluster scope");
+    }
+    return cacheFor(kind, "")
+        .map(cache -> cache.listAll().stream().map(r -> observe(cache, r)).toList())
+        .orElse(List.of());
+  }
+
+  /** Reads the Rollout with a GET (argoproj.io/v1alpha1; needs get on rollouts). */
+  @Override
+  public Optional<Rollout> find(String namespace, String name) {
+    Objects.requireNonNull(namespace, "namespace");
+    Objects.requireNonNull(name, "name");
+    GenericKubernetesResource r =
+        call(
+            Verb.GET,
+            new Request(
+                "get", "rollouts", "argoproj.io", namespace, "Rollout " + namespace + "/" + name),
+            () ->
+                client
+                    .genericKubernetesResources(ROLLOUTS)
+                    .inNamespace(namespace)
+                    .withName(name)
+                    .get());
+    if (r == null) {
+      return Optional.empty();
+    }
+    ObjectMeta meta = r.getMetadata();
+    return Optional.of(
+        new Rollout(
+            namespace,
+            name,
+            meta.getUid() == null ? "" : meta.getUid(),
+            meta.getGeneration() == null ? 0 : meta.getGeneration(),
+            meta.getResourceVersion() == null ? "" : meta.getResourceVersion(),
+            toJson(r)));
   }
 
   @Override

@@ -89,10 +89,18 @@ final class RouteCache implements ResourceEventHandler<GenericKubernetesResource
 
   /** The freshest known versions of every object in {@code namespace}, sorted by name. */
   List<GenericKubernetesResource> list(String namespace) {
-    List<GenericKubernetesResource> cached =
+    return freshest(
         this.namespace == null
             ? informer.getIndexer().byIndex(Cache.NAMESPACE_INDEX, namespace)
-            : informer.getStore().list();
+            : informer.getStore().list());
+  }
+
+  /** The freshest known versions of every object this cache holds, sorted by name. */
+  List<GenericKubernetesResource> listAll() {
+    return freshest(informer.getStore().list());
+  }
+
+  private List<GenericKubernetesResource> freshest(List<GenericKubernetesResource> cached) {
     Map<String, GenericKubernetesResource> result = new LinkedHashMap<>();
     for (GenericKubernetesResource r : cached) {
       String key = Cache.metaNamespaceKeyFunc(r);

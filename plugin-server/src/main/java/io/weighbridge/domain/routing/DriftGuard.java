@@ -92,6 +92,13 @@ final class DriftGuard implements AutoCloseable {
     }
   }
 
+  /** Checks every watched route of the Rollout soon, as if each had changed. */
+  void recheck(String rolloutKey) {
+    for (RouteId id : watched(rolloutKey)) {
+      schedule(new Key(rolloutKey, id));
+    }
+  }
+
   /** The routes watched for the Rollout. */
   synchronized Set<RouteId> watched(String rolloutKey) {
     return Set.copyOf(watches.getOrDefault(rolloutKey, Map.of()).keySet());

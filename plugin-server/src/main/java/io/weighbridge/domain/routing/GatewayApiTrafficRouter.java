@@ -11,6 +11,7 @@ import io.weighbridge.domain.PartialFailureException;
 import io.weighbridge.domain.RejectedException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.TrafficRouter;
+import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.VerifyResult;
 import io.weighbridge.domain.WeighbridgeException;
 import io.weighbridge.domain.WeightDestination;
@@ -23,22 +24,29 @@ import io.weighbridge.domain.routing.RoutingMetrics.Operation;
 import io.weighbridge.domain.routing.RoutingMetrics.VerifyReason;
 import io.weighbridge.domain.routing.WeightPlanner.Desired;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.EnumSet;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import java.util.function.Supplier;
 import java.util.function.UnaryOperator;
@@ -50,10 +58,11 @@ import org.slf4j.LoggerFactory;
  * TCPRoute, TLSRoute; Gateway or Service parents), through the {@link RouteClient} port only.
  *
  * <p>Each call parses (or takes from a cache) the Rollout's configuration, resolves its routes, and
- * changes them one at a time under a per-route lock with a JSON patch computed by a pure planner
- * from the freshest object. Only the fields the Rollout owns change; ownership of added rules and
- * backends is recorded on the route (see {@link Ledger}). While a canary is in progress the routes
- * are watched and weights changed by others are restored ({@link DriftGuard}).
+ * changes them, several at a time ({@link RouterSettings#writeParallelism()}), each under its own
+ * lock with a JSON patch computed by a pure planner from the freshest object. Only the fields the
+ * Rollout owns change; ownership of added rules and backends is recorded on the route (see {@link
+ * Ledger}). While a canary is in progress the routes are watched and weights changed by others are
+ * restored ({@link DriftGuard}).
  *
  * <p>Thread-safe; {@link #close()} stops the watches and the background thread.
  */
@@ -78,9 +87,12 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
   private final Map<String, RolloutState> rollouts = new ConcurrentHashMap<>();
   private final Map<String, RolloutHashes> hashes = new ConcurrentHashMap<>();
   private final ScheduledExecutorService executor;
+  private final ExecutorService writers;
   private final DriftGuard drift;
   private final List<WeightListener> weightListeners = new CopyOnWriteArrayList<>();
   private final List<WeightVeto> weightVetoes = new CopyOnWriteArrayList<>();
+  private volatile boolean closed;
+  private volatile Thread resumer;
 
   /**
    * The hashes Argo last sent for a Rollout in UpdateHash, for the analyzer.
@@ -195,6 +207,11 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
               t.setDaemon(true);
               return t;
             });
+    // Virtual threads: a route write mostly waits on the API server; forEachRoute bounds how many
+    // one call uses.
+    this.writers =
+        Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("weighbridge-route-write-", 0).factory());
     this.drift = new DriftGuard(client, executor, settings.driftMinInterval(), this::restore);
     long sweepMillis = Math.max(1000, Math.min(60_000, settings.idleRolloutTimeout().toMillis()));
     executor.scheduleWithFixedDelay(
@@ -254,7 +271,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
     // Published before the writes: a drift restoration that runs in between must restore the
     // new weights, not the old ones.
     update(rollout, s -> s.withDesired(desired).withRoutes(byId));
-    boolean[] managedLeft = {false};
+    AtomicBoolean managedLeft = new AtomicBoolean();
     try {
       forEachRoute(
           Operation.SET_WEIGHT,
@@ -264,7 +281,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
               (b, ledger) -> {
                 WeightPlanner.plan(b, ledger, ctx, desired, this::experimentPort);
                 if (!ledger.entry(ctx.rolloutKey(), ctx.rolloutUid()).rules().isEmpty()) {
-                  managedLeft[0] = true;
+                  managedLeft.set(true);
                 }
               });
       for (WeightListener listener : weightListeners) {
@@ -276,7 +293,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
       }
     } finally {
       boolean inProgress =
-          desired.canary() > 0 || !desired.experiments().isEmpty() || managedLeft[0];
+          desired.canary() > 0 || !desired.experiments().isEmpty() || managedLeft.get();
       if (inProgress) {
         watch(rollout.key(), byId.keySet());
       } else {
@@ -440,11 +457,254 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
     return VerifyResult.verified();
   }
 
+  /**
+   * What {@link #resume} did.
+   *
+   * @param resumed the Rollouts (namespace/name) whose routes are watched again with the weights
+   *     their ledger records
+   * @param skipped the Rollouts found in a ledger but not resumed, each with why
+   */
+  public record ResumeReport(Set<String> resumed, Map<String, String> skipped) {
+
+    /** Copies the collections. */
+    public ResumeReport {
+      resumed = Set.copyOf(resumed);
+      skipped = Map.copyOf(skipped);
+    }
+  }
+
+  /**
+   * Resumes drift restoration after a restart without waiting for Argo's next call. Finds the
+   * routes whose ledger records a canary in progress, checks that each such Rollout still exists
+   * with the recorded uid and still configures this plugin, and watches its routes with the
+   * recorded weights (a drift made while plugin-server was down is repaired at once). Rollouts Argo
+   * has called about since the start keep the state of that call; routes whose ledger disagree on
+   * the weights (an interrupted SetWeight) wait for Argo. The idle timeout applies as to any
+   * Rollout: without a call from Argo, a resumed Rollout is no longer enforced after {@link
+   * RouterSettings#idleRolloutTimeout()}.
+   *
+   * <p>Runs in the background and returns at once (it must never delay readiness); a failed search
+   * (API server unreachable, informer not synced) is logged and tried again with backoff, up to
+   * {@link ResumeSettings#maxAttempts()}.
+   *
+   * @return completes with what was resumed, or exceptionally after the last failed attempt
+   */
+  public CompletableFuture<ResumeReport> resume(RolloutLookup lookup, ResumeSettings rs) {
+    CompletableFuture<ResumeReport> result = new CompletableFuture<>();
+    Set<String> resumed = ConcurrentHashMap.newKeySet();
+    Map<String, String> skipped = new ConcurrentHashMap<>();
+    resumer =
+        Thread.ofPlatform()
+            .name("weighbridge-resume")
+            .daemon()
+            .start(
+                () -> {
+                  Duration backoff = rs.firstBackoff();
+                  for (int attempt = 1; ; attempt++) {
+                    if (closed) {
+                      result.completeExceptionally(
+                          new IllegalStateException("the engine was closed while resuming"));
+                      return;
+                    }
+                    try {
+                      resumeOnce(lookup, rs, resumed, skipped);
+                      LOG.info(
+                          "resumed drift restoration for {} Rollout(s) from their routes' ledgers{}",
+                          resumed.size(),
+                          skipped.isEmpty() ? "" : "; not resumed: " + new TreeMap<>(skipped));
+                      result.complete(new ResumeReport(resumed, skipped));
+                      return;
+                    } catch (RuntimeException e) {
+                      if (attempt >= rs.maxAttempts()) {
+                        LOG.warn(
+                            "could not resume drift restoration after {} attempt(s): {}; routes are"
+                                + " watched again at Argo's next call about their Rollout",
+                            attempt,
+                            e.getMessage());
+                        result.completeExceptionally(e);
+                        return;
+                      }
+                      LOG.warn(
+                          "could not resume drift restoration yet (attempt {} of {}): {}; trying"
+                              + " again in {} ms",
+                          attempt,
+                          rs.maxAttempts(),
+                          e.getMessage(),
+                          backoff.toMillis());
+                    }
+                    try {
+                      Thread.sleep(backoff);
+                    } catch (InterruptedException e) {
+                      result.completeExceptionally(e);
+                      return;
+                    }
+                    backoff = backoff.multipliedBy(2);
+                    if (backoff.compareTo(MAX_RESUME_BACKOFF) > 0) {
+                      backoff = MAX_RESUME_BACKOFF;
+                    }
+                  }
+                });
+    return result;
+  }
+
+  private static final Duration MAX_RESUME_BACKOFF = Duration.ofMinutes(1);
+
+  /**
+   * One search; Rollouts resumed or skipped by an earlier attempt are not looked at again.
+   *
+   * @throws RuntimeException when a route kind cannot be listed or a Rollout cannot be read
+   */
+  private void resumeOnce(
+      RolloutLookup lookup, ResumeSettings rs, Set<String> resumed, Map<String, String> skipped) {
+    Map<String, Map<RouteId, Ledger.Entry>> found = new TreeMap<>();
+    for (RouteKind kind : RouteKind.values()) {
+      if (client.apiVersion(kind).isEmpty()) {
+        continue;
+      }
+      List<ObservedRoute> routes =
+          rs.namespaces().isEmpty()
+              ? client.listAllNamespaces(kind)
+              : rs.namespaces().stream()
+                  .sorted()
+                  .flatMap(ns -> client.select(kind, ns, Map.of()).stream())
+                  .toList();
+      for (ObservedRoute route : routes) {
+        if (RouteJson.annotation(route.object(), Ledger.ANNOTATION) == null) {
+          continue;
+        }
+        Ledger ledger;
+        try {
+          ledger = Ledger.read(route.object(), route.id());
+        } catch (InvalidConfigException e) {
+          LOG.warn("not resuming drift restoration on {}: {}", route.id(), e.getMessage());
+          continue;
+        }
+        ledger
+            .entries()
+            .forEach(
+                (key, entry) -> {
+                  if (entry.weights() != null) {
+                    found
+                        .computeIfAbsent(key, k -> new TreeMap<>(ROUTE_ORDER))
+                        .put(route.id(), entry);
+                  }
+                });
+      }
+    }
+    RuntimeException failure = null;
+    for (Map.Entry<String, Map<RouteId, Ledger.Entry>> e : found.entrySet()) {
+      String key = e.getKey();
+      if (resumed.contains(key) || skipped.containsKey(key)) {
+        continue;
+      }
+      try {
+        String why = resumeRollout(lookup, rs, key, e.getValue());
+        if (why == null) {
+          resumed.add(key);
+        } else {
+          skipped.put(key, why);
+        }
+      } catch (RuntimeException ex) {
+        LOG.debug("resuming Rollout {} failed", key, ex);
+        if (failure == null) {
+          failure = ex;
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  private static final Comparator<RouteId> ROUTE_ORDER = Comparator.comparing(RouteId::toString);
+
+  /** Resumes one Rollout; returns null when resumed, else why not. */
+  private String resumeRollout(
+      RolloutLookup lookup, ResumeSettings rs, String key, Map<RouteId, Ledger.Entry> recorded) {
+    if (rollouts.containsKey(key)) {
+      return "Argo called about it since the start";
+    }
+    Set<Desired> weights = new HashSet<>();
+    Set<String> uids = new HashSet<>();
+    recorded
+        .values()
+        .forEach(
+            x -> {
+              weights.add(x.weights());
+              uids.add(x.uid());
+            });
+    if (weights.size() != 1 || uids.size() != 1) {
+      return "its routes record different weights or uids (a SetWeight was interrupted):"
+          + " waiting for Argo's next call";
+    }
+    Desired desired = weights.iterator().next();
+    String uid = uids.iterator().next();
+    int slash = key.indexOf('/');
+    if (slash <= 0) {
+      return "the ledger key is not <namespace>/<name>";
+    }
+    Optional<Rollout> found = lookup.find(key.substring(0, slash), key.substring(slash + 1));
+    if (found.isEmpty()) {
+      return "the Rollout no longer exists";
+    }
+    Rollout rollout = found.get();
+    if (!uid.isEmpty() && rollout.uid() != null && !uid.equals(rollout.uid())) {
+      return "the Rollout was re-created (uid " + rollout.uid() + ", the ledger has " + uid + ")";
+    }
+    JsonNode plugins = rollout.json().at("/spec/strategy/canary/trafficRouting/plugins");
+    Optional<String> plugin = rs.pluginNames().stream().filter(plugins::has).findFirst();
+    if (plugin.isEmpty()) {
+      return "the Rollout no longer configures " + String.join(" or ", rs.pluginNames());
+    }
+    List<RouteContext> targets;
+    try {
+      RoutingConfig config = RoutingConfigParser.parse(rollout, plugin.get());
+      int total =
+          desired.canary()
+              + desired.stable()
+              + desired.experiments().stream().mapToInt(x -> x.weight()).sum();
+      if (total != config.maxTrafficWeight()) {
+        return "its maxTrafficWeight changed since the recorded SetWeight";
+      }
+      targets = contexts(config, rollout);
+    } catch (InvalidConfigException | NotFoundException e) {
+      return e.getMessage();
+    }
+    Map<RouteId, RouteContext> byId = new LinkedHashMap<>();
+    targets.forEach(c -> byId.put(c.id(), c));
+    RolloutState state =
+        new RolloutState(desired, Map.copyOf(byId), Map.of(), Map.of(), clock.instant());
+    if (rollouts.putIfAbsent(key, state) != null) {
+      return "Argo called about it since the start";
+    }
+    try {
+      drift.watch(key, byId.keySet());
+    } catch (RuntimeException e) {
+      rollouts.remove(key, state);
+      throw e;
+    }
+    drift.recheck(key);
+    LOG.info(
+        "Rollout {}: restoring drift again on {} route(s) at the recorded canary weight {} (until"
+            + " Argo's next call, or for at most {} without one)",
+        key,
+        byId.size(),
+        desired.canary(),
+        settings.idleRolloutTimeout());
+    return null;
+  }
+
   /** Stops watching routes and the background thread. */
   @Override
   public void close() {
+    closed = true;
+    Thread r = resumer;
+    if (r != null) {
+      r.interrupt(); // ends a backoff wait
+    }
     drift.close();
     executor.shutdownNow();
+    writers.shutdownNow();
   }
 
   /** Tells {@code listener} of every SetWeight applied from now on (the analyzer's lifecycle). */
@@ -613,36 +873,78 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
   // ---- applying plans ----
 
   /**
-   * Applies a step to each route in turn; when some fail, the others are still changed and the
-   * failure names both (PartialFailureException), so that an operator knows which routes carry the
-   * new state.
+   * Applies a step to each route, up to {@link RouterSettings#writeParallelism()} routes at a time
+   * (each under its own lock, so calls on one route stay serialized); the call returns once every
+   * route is done. When some fail, the others are still changed and the failure names both
+   * (PartialFailureException, routes in configuration order), so that an operator knows which
+   * routes carry the new state.
    */
   private void forEachRoute(
       Operation operation,
       String verb,
       List<RouteContext> targets,
       Function<RouteContext, Step> step) {
+    int n = targets.size();
+    WeighbridgeException[] errors = new WeighbridgeException[n];
+    RuntimeException[] bugs = new RuntimeException[n];
+    AtomicInteger next = new AtomicInteger();
+    Thread caller = Thread.currentThread();
+    Runnable worker =
+        () -> {
+          for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
+            RouteContext ctx = targets.get(i);
+            if (caller.isInterrupted()) {
+              // The call timed out or was cancelled: routes not started yet are not written.
+              errors[i] =
+                  new UnavailableException(
+                      ctx.id()
+                          + " was not written: the call ended (timed out or cancelled) before its"
+                          + " turn; Argo retries the call");
+              continue;
+            }
+            try {
+              apply(ctx, operation, () -> step.apply(ctx));
+            } catch (WeighbridgeException e) {
+              metrics.routeFailed(ctx.id(), operation, e);
+              errors[i] = e;
+            } catch (RuntimeException e) {
+              bugs[i] = e;
+            }
+          }
+        };
+    int helpers = Math.min(n, settings.writeParallelism()) - 1;
+    List<CompletableFuture<Void>> running = new ArrayList<>(Math.max(0, helpers));
+    for (int h = 0; h < helpers; h++) {
+      running.add(CompletableFuture.runAsync(worker, writers));
+    }
+    worker.run(); // the calling thread writes too
+    // join() is not interruptible: the call never returns while one of its writes still runs.
+    running.forEach(CompletableFuture::join);
+
+    for (RuntimeException bug : bugs) {
+      if (bug != null) {
+        throw bug;
+      }
+    }
     List<String> succeeded = new ArrayList<>();
     List<String> failed = new ArrayList<>();
     List<String> details = new ArrayList<>();
     WeighbridgeException first = null;
-    for (RouteContext ctx : targets) {
-      try {
-        apply(ctx, operation, () -> step.apply(ctx));
-        succeeded.add(ctx.id().toString());
-      } catch (WeighbridgeException e) {
-        metrics.routeFailed(ctx.id(), operation, e);
-        failed.add(ctx.id().toString());
-        details.add(e.getMessage());
+    for (int i = 0; i < n; i++) {
+      if (errors[i] == null) {
+        succeeded.add(targets.get(i).id().toString());
+      } else {
+        failed.add(targets.get(i).id().toString());
+        details.add(errors[i].getMessage());
         if (first == null) {
-          first = e;
+          first = errors[i];
         }
       }
     }
     if (first == null) {
       return;
     }
-    if (targets.size() == 1) {
+    if (n == 1) {
       throw first;
     }
     throw new PartialFailureException(
@@ -652,7 +954,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
             + " but failed on "
             + failed.size()
             + " of "
-            + targets.size()
+            + n
             + " routes: "
             + String.join("; ", details),
         succeeded,

@@ -8,6 +8,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.routing.RoutingConfig.InProgressLabel;
+import io.weighbridge.domain.routing.WeightPlanner.Desired;
+import io.weighbridge.domain.routing.WeightPlanner.ExperimentWeight;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -25,8 +27,12 @@ import java.util.TreeMap;
  *
  * <p>Format: {@code {"version":1,"rollouts":{"<ns>/<name>":{"uid":..,"inProgress":true,
  * "label":{"key":..,"value":..},"experiments":[{"namespace":..,"name":..}],
- * "rules":[{"managedRoute":..,"type":"header|mirror","name":..,"fingerprint":..}]}}}}. Keys are
- * written in a fixed order so that an unchanged ledger serializes identically (no write).
+ * "rules":[{"managedRoute":..,"type":"header|mirror","name":..,"fingerprint":..}],
+ * "weights":{"canary":..,"stable":..,"experiments":[{"namespace":..,"name":..,"weight":..}]}}}}}.
+ * Keys are written in a fixed order so that an unchanged ledger serializes identically (no write).
+ * {@code weights} (the last SetWeight while its canary is in progress, so that a restarted
+ * plugin-server can resume restoring drift before Argo's next call) came later: entries without it
+ * still parse.
  *
  * <p>A working copy, mutated by the planners of one call.
  */
@@ -78,13 +84,16 @@ final class Ledger {
    * @param label the in-progress label it wants while active, or null when disabled
    * @param experiments experiment Services it added as backends
    * @param rules rules it added
+   * @param weights the weights of its last SetWeight while its canary is in progress (canary weight
+   *     or experiments), else null
    */
   record Entry(
       String uid,
       boolean inProgress,
       InProgressLabel label,
       List<ServiceRef> experiments,
-      List<ManagedRule> rules) {
+      List<ManagedRule> rules,
+      Desired weights) {
 
     /** Copies the lists; in-progress only matters (and is only kept) with a label. */
     Entry {
@@ -93,9 +102,19 @@ final class Ledger {
       inProgress = inProgress && label != null;
     }
 
+    /** An entry without recorded weights (as before weights were recorded). */
+    Entry(
+        String uid,
+        boolean inProgress,
+        InProgressLabel label,
+        List<ServiceRef> experiments,
+        List<ManagedRule> rules) {
+      this(uid, inProgress, label, experiments, rules, null);
+    }
+
     /** An entry that holds nothing. */
     static Entry empty(String uid) {
-      return new Entry(uid, false, null, List.of(), List.of());
+      return new Entry(uid, false, null, List.of(), List.of(), null);
     }
 
     /** True when the Rollout wants the in-progress label on the route. */
@@ -105,24 +124,33 @@ final class Ledger {
 
     /** True when there is nothing to record. */
     boolean isEmpty() {
-      return !wantsLabel() && rules.isEmpty() && experiments.isEmpty();
+      return !wantsLabel() && rules.isEmpty() && experiments.isEmpty() && weights == null;
     }
 
     Entry withInProgress(boolean v, InProgressLabel l) {
-      return new Entry(uid, v, l, experiments, rules);
+      return new Entry(uid, v, l, experiments, rules, weights);
     }
 
     /** The same entry wanting {@code l} (the Rollout's current configuration) as its label. */
     Entry withLabel(InProgressLabel l) {
-      return new Entry(uid, inProgress, l, experiments, rules);
+      return new Entry(uid, inProgress, l, experiments, rules, weights);
     }
 
     Entry withExperiments(List<ServiceRef> v) {
-      return new Entry(uid, inProgress, label, v, rules);
+      return new Entry(uid, inProgress, label, v, rules, weights);
     }
 
     Entry withRules(List<ManagedRule> v) {
-      return new Entry(uid, inProgress, label, experiments, v);
+      return new Entry(uid, inProgress, label, experiments, v, weights);
+    }
+
+    /**
+     * The same entry recording {@code d} when it leaves the canary in progress (canary weight or
+     * experiments), or no weights when it ends it.
+     */
+    Entry withWeights(Desired d) {
+      boolean active = d != null && (d.canary() > 0 || !d.experiments().isEmpty());
+      return new Entry(uid, inProgress, label, experiments, rules, active ? d : null);
     }
 
     /** This entry's rules with those of one managed route replaced by {@code replacement}. */
@@ -217,7 +245,34 @@ final class Ledger {
         node.path("inProgress").asBoolean(false),
         label,
         experiments,
-        rules);
+        rules,
+        parseWeights(node.get("weights")));
+  }
+
+  /** The recorded weights; absent in ledgers written before they were recorded. */
+  private static Desired parseWeights(JsonNode w) {
+    if (w == null || w.isNull()) {
+      return null;
+    }
+    if (!w.isObject()) {
+      throw new IllegalArgumentException("\"weights\" is not an object");
+    }
+    List<ExperimentWeight> experiments = new ArrayList<>();
+    for (JsonNode x : w.path("experiments")) {
+      experiments.add(
+          new ExperimentWeight(
+              new ServiceRef(required(x, "namespace"), required(x, "name")),
+              requiredInt(x, "weight")));
+    }
+    return new Desired(requiredInt(w, "canary"), requiredInt(w, "stable"), experiments);
+  }
+
+  private static int requiredInt(JsonNode node, String field) {
+    JsonNode v = node.get(field);
+    if (v == null || !v.canConvertToInt() || !v.isIntegralNumber() || v.asInt() < 0) {
+      throw new IllegalArgumentException("missing or negative \"" + field + "\"");
+    }
+    return v.asInt();
   }
 
   private static String required(JsonNode node, String field) {
@@ -294,6 +349,21 @@ final class Ledger {
           o.put("name", r.ruleName());
         }
         o.put("fingerprint", r.fingerprint());
+      }
+    }
+    if (e.weights() != null) {
+      ObjectNode w = n.putObject("weights");
+      w.put("canary", e.weights().canary()).put("stable", e.weights().stable());
+      if (!e.weights().experiments().isEmpty()) {
+        ArrayNode xs = w.putArray("experiments");
+        e.weights().experiments().stream()
+            .sorted(Comparator.comparing(x -> x.service().toString()))
+            .forEach(
+                x ->
+                    xs.addObject()
+                        .put("namespace", x.service().namespace())
+                        .put("name", x.service().name())
+                        .put("weight", x.weight()));
       }
     }
     return n;

@@ -158,7 +158,21 @@ final class ManagedRulePlanner {
       }
     }
     removeRules(b, ours);
-    ledger.put(ctx.rolloutKey(), entry.withRules(List.of()).withExperiments(List.of()));
+    ledger.put(
+        ctx.rolloutKey(),
+        entry
+            .withRules(List.of())
+            .withExperiments(List.of())
+            .withWeights(withoutExperiments(entry.weights())));
+  }
+
+  /** The recorded weights once the experiments' weight went back to stable, as Argo next sets. */
+  private static WeightPlanner.Desired withoutExperiments(WeightPlanner.Desired d) {
+    if (d == null || d.experiments().isEmpty()) {
+      return d;
+    }
+    int freed = d.experiments().stream().mapToInt(WeightPlanner.ExperimentWeight::weight).sum();
+    return new WeightPlanner.Desired(d.canary(), d.stable() + freed, List.of());
   }
 
   /**

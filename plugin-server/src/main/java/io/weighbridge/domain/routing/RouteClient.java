@@ -40,6 +40,15 @@ public interface RouteClient {
   List<ObservedRoute> select(RouteKind kind, String namespace, Map<String, String> matchLabels);
 
   /**
+   * Every route of {@code kind} in all namespaces, as last seen (used to resume drift restoration
+   * after a restart). Needs list/watch on the kind cluster-wide.
+   *
+   * @throws io.weighbridge.domain.InvalidConfigException when the client is scoped to single
+   *     namespaces
+   */
+  List<ObservedRoute> listAllNamespaces(RouteKind kind);
+
+  /**
    * Changes a route with a JSON patch (RFC 6902). {@code planner} gets the freshest known object
    * and returns the patch operations; an empty list means no change and no write. The adapter adds
    * a precondition on metadata.resourceVersion and, on a conflict, calls {@code planner} again with

@@ -10,9 +10,9 @@ import java.util.function.Supplier;
 
 /**
  * Serializes changes to one route (Argo's workers and drift restoration call concurrently) while
- * calls on different routes run in parallel. A caller holds at most one route lock at a time (a
- * Rollout's routes are changed one after the other), so there is no lock order to get wrong and no
- * deadlock; every wait is bounded.
+ * calls on different routes run in parallel. A thread holds at most one route lock at a time (a
+ * call that writes several routes at once does so on several threads, one route each), so there is
+ * no lock order to get wrong and no deadlock; every wait is bounded.
  */
 final class RouteLocks {
   private final ConcurrentHashMap<RouteId, ReentrantLock> locks = new ConcurrentHashMap<>();

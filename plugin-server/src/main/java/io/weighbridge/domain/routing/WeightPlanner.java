@@ -191,7 +191,8 @@ final class WeightPlanner {
         ctx.rolloutKey(),
         entry
             .withExperiments(ownedSorted)
-            .withInProgress(d.canary() > 0, ctx.label().orElse(null)));
+            .withInProgress(d.canary() > 0, ctx.label().orElse(null))
+            .withWeights(d));
     return changes;
   }
 

@@ -215,6 +215,18 @@ final class FakeRouteClient implements RouteClient {
   }
 
   @Override
+  public synchronized List<ObservedRoute> listAllNamespaces(RouteKind kind) {
+    List<ObservedRoute> out = new ArrayList<>();
+    routes.forEach(
+        (id, route) -> {
+          if (id.kind() == kind) {
+            out.add(observed(id, route));
+          }
+        });
+    return out;
+  }
+
+  @Override
   public synchronized List<ObservedRoute> select(
       RouteKind kind, String namespace, Map<String, String> matchLabels) {
     List<ObservedRoute> out = new ArrayList<>();

@@ -283,14 +283,23 @@ class GatewayApiTrafficRouterTest {
     }
 
     @Test
-    @DisplayName("When the label is disabled, then no label and no bookkeeping for plain weights")
+    @DisplayName(
+        "When the label is disabled, then no label, the ledger records only the weights during"
+            + " the canary, and nothing is left once it ends")
     void labelDisabled() {
       RouteId a = h.cluster.put(route("a"));
+      Rollout r = rollout("{'httpRoute': 'a', 'disableInProgressLabel': true}");
 
-      h.router.setWeight(
-          CALLER, rollout("{'httpRoute': 'a', 'disableInProgressLabel': true}"), 10, List.of());
+      h.router.setWeight(CALLER, r, 10, List.of());
 
       assertThat(label(h.cluster.object(a))).isNull();
+      assertThat(RouteJson.annotation(h.cluster.object(a), Ledger.ANNOTATION))
+          .isEqualTo(
+              "{\"version\":1,\"rollouts\":{\"default/rollouts-demo\":{\"uid\":"
+                  + "\"uid-rollouts-demo\",\"weights\":{\"canary\":10,\"stable\":90}}}}");
+
+      h.router.setWeight(CALLER, r, 0, List.of());
+
       assertThat(h.cluster.object(a).path("metadata").has("annotations")).isFalse();
     }
 

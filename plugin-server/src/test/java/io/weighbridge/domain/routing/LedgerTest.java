@@ -54,6 +54,58 @@ class LedgerTest {
   }
 
   @Test
+  @DisplayName(
+      "When a SetWeight's weights are recorded, then they read back the same, and a ledger written"
+          + " before weights were recorded still parses (without weights)")
+  void weightsRecordedCompatibly() {
+    Ledger ledger = Ledger.empty();
+    WeightPlanner.Desired d =
+        new WeightPlanner.Desired(
+            20,
+            70,
+            List.of(new WeightPlanner.ExperimentWeight(new ServiceRef("default", "exp"), 10)));
+    ledger.put("default/a", Entry.empty("uid-a").withWeights(d));
+    String json = ledger.toJson();
+
+    assertThat(json)
+        .isEqualTo(
+            "{\"version\":1,\"rollouts\":{\"default/a\":{\"uid\":\"uid-a\",\"weights\":"
+                + "{\"canary\":20,\"stable\":70,\"experiments\":[{\"namespace\":\"default\","
+                + "\"name\":\"exp\",\"weight\":10}]}}}}");
+    assertThat(Ledger.read(routeWith(json), ID).entry("default/a", "").weights()).isEqualTo(d);
+
+    String old =
+        "{\"version\":1,\"rollouts\":{\"default/a\":{\"uid\":\"uid-a\",\"inProgress\":true,"
+            + "\"label\":{\"key\":\"k\",\"value\":\"v\"}}}}";
+    Ledger read = Ledger.read(routeWith(old), ID);
+    assertThat(read.entry("default/a", "").weights()).isNull();
+    assertThat(read.toJson()).isEqualTo(old);
+  }
+
+  @Test
+  @DisplayName(
+      "When the SetWeight ends the canary (weight 0, no experiments), then no weights stay")
+  void finishedCanaryRecordsNoWeights() {
+    Entry e = Entry.empty("u").withWeights(new WeightPlanner.Desired(0, 100, List.of()));
+
+    assertThat(e.weights()).isNull();
+    assertThat(e.isEmpty()).isTrue();
+  }
+
+  @Test
+  @DisplayName("When recorded weights were edited into nonsense, then the ledger is refused")
+  void corruptWeights() {
+    assertThatThrownBy(
+            () ->
+                Ledger.read(
+                    routeWith(
+                        "{\"rollouts\":{\"a/b\":{\"uid\":\"u\",\"weights\":{\"canary\":\"x\"}}}}"),
+                    ID))
+        .isInstanceOf(InvalidConfigException.class)
+        .hasMessageContaining("\"canary\"");
+  }
+
+  @Test
   @DisplayName("An entry with nothing to record is dropped")
   void emptyEntriesDropped() {
     Ledger ledger = Ledger.empty();

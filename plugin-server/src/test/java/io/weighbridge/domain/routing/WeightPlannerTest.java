@@ -153,7 +153,8 @@ class WeightPlannerTest {
                   {'version': 1, 'rollouts': {'default/rollouts-demo': {'uid': 'uid-rollouts-demo',
                     'inProgress': true,
                     'label': {'key': 'rollouts.argoproj.io/gatewayapi-canary',
-                              'value': 'in-progress'}}}}
+                              'value': 'in-progress'},
+                    'weights': {'canary': 30, 'stable': 70}}}}
                   """));
     }
 
@@ -214,7 +215,10 @@ class WeightPlannerTest {
               "test /spec/rules/3/backendRefs/1/name",
               "replace /spec/rules/3/backendRefs/1/weight",
               "test /spec/rules/3/backendRefs/0/name",
-              "replace /spec/rules/3/backendRefs/0/weight");
+              "replace /spec/rules/3/backendRefs/0/weight",
+              // the ledger records the weights, so that a restart can resume drift restoration
+              "test " + LEDGER_PTR,
+              "replace " + LEDGER_PTR);
       assertThat(second.ops().get(0).path("value").asText()).isEqualTo(CANARY);
     }
 
