@@ -26,13 +26,15 @@ set_=${1:-core}
 # What is built and how; part of the cache key, so changing it rebuilds.
 recipe="v1 CGO_ENABLED=0 -trimpath -buildvcs=false -ldflags=-s -w (+version stamps) ./cmd/etcd k8s.io/kubernetes/cmd/kube-apiserver"
 binaries=(etcd kube-apiserver)
+files=()
 modules=(.)
 case "$set_" in
   core) ;;
   e2e)
-    recipe+=" k8s.io/kubernetes/cmd/kube-controller-manager kwok:sigs.k8s.io/kwok/cmd/kwok"
+    recipe+=" k8s.io/kubernetes/cmd/kube-controller-manager kwok:sigs.k8s.io/kwok/cmd/kwok+fast-stages"
     recipe+=" rollouts:github.com/argoproj/argo-rollouts/cmd/rollouts-controller"
     binaries+=(kube-controller-manager kwok rollouts-controller)
+    files=(kwok-stages.yaml)
     modules+=(kwok rollouts)
     ;;
   *)
@@ -56,6 +58,7 @@ dest="$root/$key"
 complete() {
   local b
   for b in "${binaries[@]}"; do [[ -x "$dest/bin/$b" ]] || return 1; done
+  for b in "${files[@]}"; do [[ -s "$dest/bin/$b" ]] || return 1; done
 }
 
 if complete; then
@@ -115,6 +118,13 @@ if [[ "$set_" == e2e ]]; then
   (cd rollouts && build -ldflags "-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=$aver" \
     github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
   (cd kwok && build -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok)
+  # KWOK has no built-in behaviour: its "fast" Stages (node Ready at once; pod scheduled -> Running and Ready;
+  # deleted pod -> gone) come with its module and are written beside the binary, as kwok-stages.yaml.
+  kdir=$(cd kwok && "$GO" list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  for f in "$kdir"/kustomize/stage/node/fast/node-initialize.yaml "$kdir"/kustomize/stage/pod/fast/pod-*.yaml; do
+    echo "---"
+    cat "$f"
+  done >"$tmp/bin/kwok-stages.yaml"
   (cd rollouts && "$GO" list -m -f '{{.Path}} {{.Version}}' github.com/argoproj/argo-rollouts) >>"$tmp/VERSIONS"
   (cd kwok && "$GO" list -m -f '{{.Path}} {{.Version}}' sigs.k8s.io/kwok) >>"$tmp/VERSIONS"
 fi
