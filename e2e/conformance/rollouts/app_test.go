@@ -33,8 +33,9 @@ type app struct {
 // appOptions varies the Rollout.
 type appOptions struct {
 	steps            []v1alpha1.CanaryStep
-	maxTrafficWeight int32 // 0 = Argo's default (100)
-	headerRoutes     bool  // managedRoutes canary-header, useHeaderRoutes on checkout-web
+	maxTrafficWeight int32          // 0 = Argo's default (100)
+	headerRoutes     bool           // managedRoutes canary-header, useHeaderRoutes on checkout-web
+	analysis         map[string]any // the plugin config's "analysis" (nil: none)
 }
 
 const (
@@ -122,7 +123,11 @@ func newApp(t *testing.T, ns string, o appOptions) *app {
 	}
 
 	httpRoutes := []map[string]any{{"name": "checkout-web", "useHeaderRoutes": o.headerRoutes}, {"name": "checkout-mesh"}}
-	config, _ := json.Marshal(map[string]any{"httpRoutes": httpRoutes, "grpcRoutes": []any{map[string]any{"name": "checkout-grpc"}}})
+	pluginConfig := map[string]any{"httpRoutes": httpRoutes, "grpcRoutes": []any{map[string]any{"name": "checkout-grpc"}}}
+	if o.analysis != nil {
+		pluginConfig["analysis"] = o.analysis
+	}
+	config, _ := json.Marshal(pluginConfig)
 	routing := &v1alpha1.RolloutTrafficRouting{Plugins: map[string]json.RawMessage{cluster.PluginName: config}}
 	if o.maxTrafficWeight != 0 {
 		routing.MaxTrafficWeight = ptr(o.maxTrafficWeight)

@@ -14,6 +14,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -89,6 +90,13 @@ type Cluster struct {
 	// Startup records how long each part took to become ready.
 	Startup []Step
 
+	// DataPlane and Prometheus serve the analyzer (nil when Prometheus is not installed: see NoAnalyzer).
+	DataPlane  *DataPlane
+	Prometheus *Prometheus
+	// NoAnalyzer says why plugin-server runs without its canary analyzer ("" when it runs with it).
+	NoAnalyzer string
+	serverArgs []string
+
 	stopStatus context.CancelFunc
 }
 
@@ -127,6 +135,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		{"etcd + kube-apiserver with CRDs ready", c.startAPIServer},
 		{"kube-controller-manager started", c.startControllerManager},
 		{"KWOK node Ready", func() error { return c.startKWOK(ctx) }},
+		{"data plane + Prometheus ready (for the analyzer)", c.startAnalyzerBackends},
 		{"plugin-server ready", c.startServer},
 		{"rollouts-controller healthy with the connector registered", func() error { return c.startRollouts(ctx) }},
 	}
@@ -271,12 +280,13 @@ func (c *Cluster) startServer() error {
 			return err
 		}
 	}
-	p, err := start(c.opts.Dir, "plugin-server", nil, c.opts.Dir,
+	argv := append([]string{},
 		c.opts.Java, "-Xmx512m", "-jar", c.opts.ServerJar,
 		"--kubeconfig="+c.Kubeconfig,
 		"--bind-address=127.0.0.1",
 		"--grpc-port="+strconv.Itoa(c.GRPCPort),
 		"--http-port="+strconv.Itoa(c.HTTPPort))
+	p, err := start(c.opts.Dir, "plugin-server", nil, c.opts.Dir, append(argv, c.serverArgs...)...)
 	if err != nil {
 		return err
 	}
@@ -284,6 +294,35 @@ func (c *Cluster) startServer() error {
 	return poll(p, 2*time.Minute, fmt.Sprintf("plugin-server answer 200 on :%d/readyz", c.HTTPPort), func() (bool, error) {
 		return httpOK(fmt.Sprintf("http://127.0.0.1:%d/readyz", c.HTTPPort)), nil
 	})
+}
+
+// startAnalyzerBackends starts the data plane and a Prometheus scraping it, and, when this plugin-server has
+// the canary analyzer (its --help lists --prometheus-url), the flags that point the analyzer at them.
+func (c *Cluster) startAnalyzerBackends() error {
+	help, err := exec.Command(c.opts.Java, "-jar", c.opts.ServerJar, "--help").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s -jar %s --help: %w\n%s", c.opts.Java, c.opts.ServerJar, err, help)
+	}
+	has := func(flag string) bool { return bytes.Contains(help, []byte("--"+flag)) }
+	if !has("prometheus-url") {
+		c.NoAnalyzer = "this plugin-server has no canary analyzer (its --help lists no --prometheus-url; issue #4)"
+		return nil
+	}
+	if c.DataPlane, err = c.StartDataPlane(); err != nil {
+		return err
+	}
+	if c.Prometheus, err = c.StartPrometheus(c.DataPlane.Target()); err != nil {
+		c.NoAnalyzer = err.Error()
+		c.opts.Logf("cluster: no analyzer scenarios: %v", err)
+		return nil
+	}
+	c.serverArgs = append(c.serverArgs, "--prometheus-url="+c.Prometheus.URL)
+	for flag, value := range map[string]string{"analysis-interval": "1s", "leader-election": "false"} {
+		if has(flag) {
+			c.serverArgs = append(c.serverArgs, "--"+flag+"="+value)
+		}
+	}
+	return nil
 }
 
 // RestartServer starts plugin-server again (after KillServer or StopServer) on the same ports.
@@ -353,10 +392,17 @@ func (c *Cluster) Stop() {
 	if c.stopStatus != nil {
 		c.stopStatus()
 	}
-	for _, p := range []*Proc{c.Rollouts, c.Server, c.KWOK, c.ControllerManager, c.ControlPlane} {
+	var prometheus *Proc
+	if c.Prometheus != nil {
+		prometheus = c.Prometheus.Proc
+	}
+	for _, p := range []*Proc{c.Rollouts, c.Server, prometheus, c.KWOK, c.ControllerManager, c.ControlPlane} {
 		if p != nil {
 			p.Stop(15 * time.Second)
 		}
+	}
+	if c.DataPlane != nil {
+		c.DataPlane.Stop()
 	}
 }
 
@@ -367,6 +413,9 @@ func (c *Cluster) Logs() []string {
 		if p != nil {
 			logs = append(logs, p.LogPath)
 		}
+	}
+	if c.Prometheus != nil {
+		logs = append(logs, c.Prometheus.LogPath)
 	}
 	return logs
 }

@@ -1,0 +1,57 @@
+//go:build e2e
+
+package rollouts
+
+import (
+	"testing"
+	"time"
+
+	"github.com/argoproj/argo-rollouts/pkg/apis/rollouts/v1alpha1"
+
+	"github.com/weighbridge/weighbridge/e2e/conformance/internal/cluster"
+)
+
+// (c) A bad canary at 1%: the data plane serves every route's traffic by its live weights, the canary fails
+// half its requests, Prometheus scrapes the Traefik- and Linkerd-shaped series, and Weighbridge's analyzer
+// aborts the Rollout; Argo sets the weights back to 0 and reports the Rollout Degraded. Time-to-revert is
+// measured from the moment every route first sent 1% to the canary.
+//
+// It needs the canary analyzer (issue #4): with a plugin-server without one it skips and says so.
+func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
+	if kube.NoAnalyzer != "" {
+		t.Skipf("scenario (c) not run: %s", kube.NoAnalyzer)
+	}
+	a := newApp(t, "scenario-c", appOptions{
+		steps: []v1alpha1.CanaryStep{setWeight(1), pause(""), setWeight(100)},
+		analysis: map[string]any{
+			"enabled":       true,
+			"successRate":   map[string]any{"maxErrorRate": 0.01},
+			"latency":       map[string]any{"enabled": false},
+			"sensitivity":   "medium",
+			"minSampleSize": 20,
+		},
+	})
+	dp := kube.DataPlane
+	for _, r := range a.routes {
+		dp.Follow(r, 2000) // 20 requests/s reach the canary at 1%
+	}
+	dp.Behave(a.ns, stableSvc, cluster.Behaviour{ErrorRate: 0.001, MedianLatency: 20 * time.Millisecond})
+	dp.Behave(a.ns, canarySvc, cluster.Behaviour{ErrorRate: 0.5, MedianLatency: 20 * time.Millisecond})
+	a.tl.Note("data plane: 2000 req/s per route; stable fails 0.1%%, canary fails 50%%")
+
+	a.release(t, "v2-bad")
+	a.atStep(t, 1, stepTimeout)
+	a.awaitWeights(t, 1, 100, 5*time.Second)
+	atOnePercent := time.Now()
+	a.tl.Note("every route at canary=1%%: the analyzer has a bad canary to find")
+
+	ro := a.awaitRollout(t, 2*time.Minute, "aborted and Degraded", func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.Abort && ro.Status.Phase == v1alpha1.RolloutPhaseDegraded
+	})
+	a.awaitWeights(t, 0, 100, 30*time.Second)
+	revert := time.Since(atOnePercent)
+	a.tl.Note("reverted: every route at canary=0%%, Rollout %s (%s); time-to-revert %v", ro.Status.Phase, ro.Status.Message,
+		revert.Round(time.Millisecond))
+	served, failed := dp.Served(a.ns, canarySvc)
+	t.Logf("time-to-revert %v; the canary served %d requests, %d failed", revert.Round(time.Millisecond), served, failed)
+}
