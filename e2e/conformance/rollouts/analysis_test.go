@@ -40,7 +40,7 @@ func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
 	a.tl.Note("data plane: 2000 req/s per route; stable fails 0.1%%, canary fails 50%%")
 
 	a.release(t, "v2-bad")
-	a.atStep(t, 1, stepTimeout)
+	a.atPause(t, 1, stepTimeout)
 	a.awaitWeights(t, 1, 100, 5*time.Second)
 	atOnePercent := time.Now()
 	a.tl.Note("every route at canary=1%%: the analyzer has a bad canary to find")

@@ -199,15 +199,63 @@ func (a *app) release(t *testing.T, version string) {
 	a.tl.Note("image -> %s (canary starts)", version)
 }
 
-// promote resumes an indefinite pause, as `kubectl argo rollouts promote` does.
-func (a *app) promote(t *testing.T) {
+// promote resumes the indefinite pause at step index from with the status patch `kubectl argo rollouts
+// promote` sends, and waits until Argo has left that step.
+//
+// Argo writes a pause in two patches (pauseConditions, then the Paused condition) and puts its own result
+// back into its informer cache; a promote that lands between them is lost: Argo's cache keeps the pause
+// condition and nothing changes on the server to correct it. So it promotes only once the Paused condition
+// is there, and if Argo has not moved on after 5 s it touches an annotation (an update event that refreshes
+// Argo's cache) and promotes again. Every attempt is in the timeline.
+func (a *app) promote(t *testing.T, from int32) {
 	t.Helper()
+	a.promoteOnly(t, from)
+	deadline := time.Now().Add(stepTimeout)
+	nudge := time.Now().Add(5 * time.Second)
+	for attempt := 2; ; {
+		ro := a.get(t)
+		if ro.Status.CurrentStepIndex != nil && *ro.Status.CurrentStepIndex > from {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rollout %s/%s did not leave step %d within %v of being promoted", a.ns, rollout, from, stepTimeout)
+		}
+		if time.Now().After(nudge) {
+			must(t, "touch the rollout", func() error {
+				patch := fmt.Sprintf(`{"metadata":{"annotations":{"e2e.weighbridge.io/nudge":"%d"}}}`, attempt)
+				_, err := kube.Argo.ArgoprojV1alpha1().Rollouts(a.ns).Patch(context.Background(), rollout, types.MergePatchType,
+					[]byte(patch), metav1.PatchOptions{})
+				return err
+			})
+			a.tl.Note("still at step %d 5 s after promote: annotation touched to refresh Argo's cache (attempt %d)", from, attempt)
+			a.promoteOnly(t, from)
+			attempt++
+			nudge = time.Now().Add(5 * time.Second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// promoteOnly waits until Argo has finished pausing at step from, then clears the pause conditions.
+func (a *app) promoteOnly(t *testing.T, from int32) {
+	t.Helper()
+	a.awaitRollout(t, stepTimeout, fmt.Sprintf("paused at step %d with the Paused condition written", from), func(ro *v1alpha1.Rollout) bool {
+		if ro.Status.CurrentStepIndex == nil || *ro.Status.CurrentStepIndex != from {
+			return false
+		}
+		for _, c := range ro.Status.Conditions {
+			if c.Type == v1alpha1.RolloutPaused && c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	})
 	must(t, "promote", func() error {
 		_, err := kube.Argo.ArgoprojV1alpha1().Rollouts(a.ns).Patch(context.Background(), rollout, types.MergePatchType,
 			[]byte(`{"status":{"pauseConditions":null}}`), metav1.PatchOptions{}, "status")
 		return err
 	})
-	a.tl.Note("promote (pause conditions cleared)")
+	a.tl.Note("promote from step %d (pause conditions cleared)", from)
 }
 
 func (a *app) get(t *testing.T) *v1alpha1.Rollout {
@@ -241,6 +289,14 @@ func (a *app) atStep(t *testing.T, i int32, timeout time.Duration) *v1alpha1.Rol
 	t.Helper()
 	return a.awaitRollout(t, timeout, fmt.Sprintf("at step %d", i), func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.CurrentStepIndex != nil && *ro.Status.CurrentStepIndex == i
+	})
+}
+
+// atPause waits until Argo is paused at step index i (an indefinite pause: promote resumes it).
+func (a *app) atPause(t *testing.T, i int32, timeout time.Duration) *v1alpha1.Rollout {
+	t.Helper()
+	return a.awaitRollout(t, timeout, fmt.Sprintf("paused at step %d", i), func(ro *v1alpha1.Rollout) bool {
+		return ro.Status.CurrentStepIndex != nil && *ro.Status.CurrentStepIndex == i && len(ro.Status.PauseConditions) > 0
 	})
 }
 

@@ -98,3 +98,6 @@ func (p *Proc) dead() error {
 		return nil
 	}
 }
+
+// Running tells whether the process has not exited yet.
+func (p *Proc) Running() bool { return p.dead() == nil }
