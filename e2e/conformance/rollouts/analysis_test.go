@@ -45,13 +45,17 @@ func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
 	atOnePercent := time.Now()
 	a.tl.Note("every route at canary=1%%: the analyzer has a bad canary to find")
 
+	a.awaitWeights(t, 0, 100, 2*time.Minute)
+	routesReverted := time.Since(atOnePercent)
+	a.tl.Note("every route back at canary=0%% %v after reaching 1%%", routesReverted.Round(time.Millisecond))
 	ro := a.awaitRollout(t, 2*time.Minute, "aborted and Degraded", func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Abort && ro.Status.Phase == v1alpha1.RolloutPhaseDegraded
 	})
 	a.awaitWeights(t, 0, 100, 30*time.Second)
 	revert := time.Since(atOnePercent)
-	a.tl.Note("reverted: every route at canary=0%%, Rollout %s (%s); time-to-revert %v", ro.Status.Phase, ro.Status.Message,
+	a.tl.Note("Argo: Rollout %s (%s), %v after reaching 1%%", ro.Status.Phase, ro.Status.Message,
 		revert.Round(time.Millisecond))
 	served, failed := dp.Served(a.ns, canarySvc)
-	t.Logf("time-to-revert %v; the canary served %d requests, %d failed", revert.Round(time.Millisecond), served, failed)
+	t.Logf("time-to-revert: routes at 0%% after %v, Argo Degraded after %v; the canary served %d requests, %d failed",
+		routesReverted.Round(time.Millisecond), revert.Round(time.Millisecond), served, failed)
 }

@@ -392,6 +392,9 @@ func (c *Cluster) Stop() {
 	if c.stopStatus != nil {
 		c.stopStatus()
 	}
+	if c.DataPlane != nil {
+		c.DataPlane.Stop()
+	}
 	var prometheus *Proc
 	if c.Prometheus != nil {
 		prometheus = c.Prometheus.Proc
@@ -400,9 +403,6 @@ func (c *Cluster) Stop() {
 		if p != nil {
 			p.Stop(15 * time.Second)
 		}
-	}
-	if c.DataPlane != nil {
-		c.DataPlane.Stop()
 	}
 }
 
