@@ -69,7 +69,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "FAIL: start the cluster: %v\n(logs in %s)\n", err, workDir)
 		return 1
 	}
-	fmt.Fprintf(os.Stderr, "e2e: cluster ready in %v\n", time.Since(started).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "e2e: cluster ready in %v; argo-rollouts-config registers the connector at %s\n",
+		time.Since(started).Round(time.Millisecond), kube.PluginLocation)
+	if kube.NoAnalyzer != "" {
+		fmt.Fprintf(os.Stderr, "e2e: %s\n", kube.NoAnalyzer)
+	}
 	code := m.Run()
 	stopping := time.Now()
 	kube.Stop()

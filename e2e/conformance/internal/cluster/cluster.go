@@ -95,7 +95,11 @@ type Cluster struct {
 	Prometheus *Prometheus
 	// NoAnalyzer says why plugin-server runs without its canary analyzer ("" when it runs with it).
 	NoAnalyzer string
-	serverArgs []string
+	// PluginLocation is the location argo-rollouts-config gives for the connector: plugin-server's
+	// http://.../connector/linux-amd64 when it serves the connector (--connector-dir), else file://.
+	PluginLocation string
+	serverArgs     []string
+	serverHelp     []byte
 
 	stopStatus context.CancelFunc
 }
@@ -135,7 +139,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		{"etcd + kube-apiserver with CRDs ready", c.startAPIServer},
 		{"kube-controller-manager started", c.startControllerManager},
 		{"KWOK node Ready", func() error { return c.startKWOK(ctx) }},
-		{"data plane + Prometheus ready (for the analyzer)", c.startAnalyzerBackends},
+		{"plugin-server features read (--help); data plane + Prometheus ready if it has the analyzer", c.startAnalyzerBackends},
 		{"plugin-server ready", c.startServer},
 		{"rollouts-controller healthy with the connector registered", func() error { return c.startRollouts(ctx) }},
 	}
@@ -303,7 +307,23 @@ func (c *Cluster) startAnalyzerBackends() error {
 	if err != nil {
 		return fmt.Errorf("%s -jar %s --help: %w\n%s", c.opts.Java, c.opts.ServerJar, err, help)
 	}
+	c.serverHelp = help
 	has := func(flag string) bool { return bytes.Contains(help, []byte("--"+flag)) }
+	if has("connector-dir") {
+		// Serve the connector as a release would: weighbridge-connector-<os>-<arch> in --connector-dir.
+		dir := filepath.Join(c.opts.Dir, "connector-dir")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("create %s: %w", dir, err)
+		}
+		data, err := os.ReadFile(c.opts.Connector)
+		if err != nil {
+			return fmt.Errorf("read connector %s (build it with `make connector`): %w", c.opts.Connector, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "weighbridge-connector-linux-amd64"), data, 0o755); err != nil {
+			return fmt.Errorf("copy the connector into %s: %w", dir, err)
+		}
+		c.serverArgs = append(c.serverArgs, "--connector-dir="+dir)
+	}
 	if !has("prometheus-url") {
 		c.NoAnalyzer = "this plugin-server has no canary analyzer (its --help lists no --prometheus-url; issue #4)"
 		return nil
@@ -340,11 +360,25 @@ func (c *Cluster) startRollouts(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// As a user registers a traffic-router plugin: by location (file:// here; http(s):// works the same way)
-	// with its sha256, and the connector's flags as args (supported by Argo since v1.7).
+	// As a user registers a traffic-router plugin: by location with its sha256, and the connector's flags as
+	// args (supported by Argo since v1.7). When plugin-server serves the connector, the location is its URL and
+	// the digest is the one it publishes beside it (checked against the local file's).
+	c.PluginLocation = "file://" + c.opts.Connector
+	if bytes.Contains(c.serverHelp, []byte("--connector-dir")) {
+		url := fmt.Sprintf("http://127.0.0.1:%d/connector/linux-amd64", c.HTTPPort)
+		published, err := httpGet(url + ".sha256")
+		if err != nil {
+			return err
+		}
+		fields := strings.Fields(published)
+		if len(fields) == 0 || fields[0] != sum {
+			return fmt.Errorf("%s.sha256 answers %q, want the digest %s of %s", url, published, sum, c.opts.Connector)
+		}
+		c.PluginLocation = url
+	}
 	plugins := []map[string]any{{
 		"name":     PluginName,
-		"location": "file://" + c.opts.Connector,
+		"location": c.PluginLocation,
 		"sha256":   sum,
 		"args":     []string{fmt.Sprintf("--server=127.0.0.1:%d", c.GRPCPort)},
 	}}
@@ -455,6 +489,19 @@ func poll(p *Proc, timeout time.Duration, what string, done func() (bool, error)
 }
 
 var probe = &http.Client{Timeout: 2 * time.Second}
+
+func httpGet(url string) (string, error) {
+	resp, err := probe.Get(url)
+	if err != nil {
+		return "", fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("GET %s: %s %q (%v)", url, resp.Status, body, err)
+	}
+	return string(body), nil
+}
 
 func httpOK(url string) bool {
 	resp, err := probe.Get(url)
