@@ -6,9 +6,10 @@
 #
 # Stages: java-build (Maven) -> jre (jlink) -> connector (Go, both architectures) -> runtime.
 # The runtime image runs as uid 65532, writes only to /tmp (mount an emptyDir there with a read-only root
-# filesystem) and holds the connector for linux/amd64 and linux/arm64 with their sha256 sums, so that the
-# binaries Argo installs match this plugin-server's version. Serving them over HTTP from plugin-server
-# (e.g. /connector/linux-amd64) is a later step; until then copy them out of the image or publish them.
+# filesystem) and holds the connector for linux/amd64 and linux/arm64 with their sha256 sums in
+# /opt/weighbridge/connector (plugin-server's default --connector-dir), which plugin-server serves at
+# http://<service>:8080/connector/linux-amd64 (and .sha256), so that the binary Argo installs always
+# matches this plugin-server's version.
 
 ARG JAVA_BUILD_IMAGE=maven:3.9-eclipse-temurin-21
 ARG GO_IMAGE=golang:1.26
@@ -49,12 +50,15 @@ WORKDIR /src/connector
 COPY connector/go.mod connector/go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY connector/ ./
+# Named weighbridge-connector-<os>-<arch>, as plugin-server's /connector/<os>-<arch> expects (make connector-dist
+# builds the same files into connector/dist/).
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
     set -eu; \
+    mkdir -p /out; \
     for arch in amd64 arm64; do \
       CGO_ENABLED=0 GOOS=linux GOARCH="$arch" go build -trimpath \
-        -ldflags "-s -w -X main.version=${VERSION}" -o "/out/linux-${arch}/weighbridge-connector" . ; \
-      (cd "/out/linux-${arch}" && sha256sum weighbridge-connector > weighbridge-connector.sha256); \
+        -ldflags "-s -w -X main.version=${VERSION}" -o "/out/weighbridge-connector-linux-${arch}" . ; \
+      (cd /out && sha256sum "weighbridge-connector-linux-${arch}" > "weighbridge-connector-linux-${arch}.sha256"); \
     done
 
 # ---------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector controlplane test unit-test java-test connector-test conformance e2e run bench clean fmt generate image
+.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e run bench clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -28,6 +28,16 @@ java:
 connector:
 	cd connector && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
 	  -o $(CONNECTOR) .
+
+## connector-dist: the connector, static, for linux/amd64 and linux/arm64 with sha256 files, into connector/dist/
+## (what the image serves at /connector/<os>-<arch>; run plugin-server with --connector-dir=connector/dist)
+connector-dist:
+	mkdir -p connector/dist
+	cd connector && for arch in amd64 arm64; do \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
+	    -o dist/weighbridge-connector-linux-$$arch . ; \
+	  (cd dist && sha256sum weighbridge-connector-linux-$$arch > weighbridge-connector-linux-$$arch.sha256); \
+	done
 
 ## controlplane: build (or find cached) the kube-apiserver and etcd the integration tests run
 controlplane:
@@ -108,4 +118,4 @@ generate:
 
 clean:
 	$(MVN) -q clean
-	rm -rf connector/bin
+	rm -rf connector/bin connector/dist

@@ -56,7 +56,13 @@ app.kubernetes.io/component: plugin-server
 {{- printf "%s.%s.svc:%v" (include "weighbridge.fullname" .) .Release.Namespace .Values.service.grpcPort }}
 {{- end }}
 
+{{/* Where Argo's controller downloads the connector (plugin-server's HTTP port); append linux-amd64 or linux-arm64. */}}
+{{- define "weighbridge.connectorBaseUrl" -}}
+{{- printf "http://%s.%s.svc:%v/connector/" (include "weighbridge.fullname" .) .Release.Namespace .Values.service.httpPort }}
+{{- end }}
+
 {{/* Label matchers of the alerts: the ServiceMonitor's job label is the Service's name. */}}
 {{- define "weighbridge.alertSelector" -}}
 {{- printf "job=\"%s\",namespace=\"%s\"" (include "weighbridge.fullname" .) .Release.Namespace }}
 {{- end }}
+

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -36,6 +37,10 @@ type ServerOptions struct {
 	// WorkDir is the process's working directory (default Dir). EngineServerMain needs the
 	// repository root: the testkit finds the control-plane build script and shared/crds from there.
 	WorkDir string
+	// ServerArgs are more plugin-server flags (ServerConfig.parse). Without an --auth-mode among
+	// them, --auth-mode=none is passed: these servers are called without tokens, and the default
+	// would be tokenreview wherever a ServiceAccount token is mounted (a CI Pod).
+	ServerArgs []string
 }
 
 // Server is a running ConformanceServerMain process.
@@ -93,6 +98,10 @@ func StartServer(env Env, opts ServerOptions) (*Server, error) {
 	if opts.Noop {
 		args = append(args, "--noop")
 	}
+	args = append(args, opts.ServerArgs...)
+	if !hasFlag(opts.ServerArgs, "--auth-mode") {
+		args = append(args, "--auth-mode=none")
+	}
 	cmd := exec.Command(env.Java, args...)
 	cmd.Dir = opts.WorkDir
 	cmd.Stdout = f
@@ -122,6 +131,15 @@ func StartServer(env Env, opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+func hasFlag(args []string, flag string) bool {
+	for _, a := range args {
+		if a == flag || strings.HasPrefix(a, flag+"=") {
+			return true
+		}
+	}
+	return false
 }
 
 // awaitPorts polls the ports file. With a fixed HTTP port it also polls /readyz meanwhile, so that

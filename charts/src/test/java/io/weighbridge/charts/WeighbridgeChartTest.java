@@ -372,6 +372,72 @@ class WeighbridgeChartTest {
 
     @Test
     @DisplayName(
+        "When rendered with defaults, then calls are authenticated and only Argo's controller is"
+            + " admitted")
+    void authByDefault() throws IOException {
+      Rendered rendered = defaults();
+      assertThat(texts(container(rendered).path("args")))
+          .contains(
+              "--auth-mode=tokenreview", "--allowed-service-accounts=argo-rollouts:argo-rollouts")
+          .noneMatch(arg -> arg.startsWith("--tls-") || arg.startsWith("--auth-audiences"));
+      assertThat(rendered.one("ClusterRole").toString()).contains("tokenreviews");
+    }
+
+    @Test
+    @DisplayName("When TLS is on, then the Secret is mounted read-only and passed as cert and key")
+    void tls() throws IOException {
+      Rendered rendered =
+          render(
+              Map.of(
+                  "tls.enabled", true,
+                  "tls.secretName", "weighbridge-tls",
+                  "auth.audiences[0]", "weighbridge"));
+      assertThat(texts(container(rendered).path("args")))
+          .contains(
+              "--tls-cert-file=/etc/weighbridge/tls/tls.crt",
+              "--tls-key-file=/etc/weighbridge/tls/tls.key",
+              "--auth-audiences=weighbridge");
+      JsonNode pod = rendered.one("Deployment").at("/spec/template/spec");
+      assertThat(pod.path("volumes").findValuesAsText("secretName"))
+          .containsExactly("weighbridge-tls");
+      JsonNode mount =
+          StreamSupport.stream(container(rendered).path("volumeMounts").spliterator(), false)
+              .filter(m -> m.path("name").asText().equals("tls"))
+              .findFirst()
+              .orElseThrow();
+      assertThat(mount.path("mountPath").asText()).isEqualTo("/etc/weighbridge/tls");
+      assertThat(mount.path("readOnly").asBoolean()).isTrue();
+    }
+
+    @Test
+    void tlsNeedsASecret() {
+      assertThatThrownBy(() -> render(Map.of("tls.enabled", true)))
+          .hasMessageContaining("tls.secretName must name a kubernetes.io/tls Secret");
+    }
+
+    @Test
+    void authCanBeSwitchedOff() throws IOException {
+      assertThat(texts(container(render(Map.of("auth.mode", "none"))).path("args")))
+          .contains("--auth-mode=none")
+          .noneMatch(arg -> arg.startsWith("--allowed-service-accounts"));
+    }
+
+    @Test
+    @DisplayName(
+        "When rendered, then Argo's controller pods may reach the HTTP port to download the"
+            + " connector")
+    void networkPolicyAdmitsConnectorDownloads() throws IOException {
+      JsonNode http = defaults().one("NetworkPolicy").at("/spec/ingress/1");
+      assertThat(http.at("/ports").findValuesAsText("port")).containsExactly("http");
+      assertThat(http.path("from")).hasSize(2);
+      assertThat(strings(http.at("/from/1/podSelector/matchLabels")))
+          .containsEntry("app.kubernetes.io/component", "rollouts-controller");
+      assertThat(strings(http.at("/from/1/namespaceSelector/matchLabels")))
+          .containsExactly(Map.entry("kubernetes.io/metadata.name", "argo-rollouts"));
+    }
+
+    @Test
+    @DisplayName(
         "When no ServiceAccount is created and none is named, then rendering fails and says why")
     void existingServiceAccountNeedsAName() {
       assertThatThrownBy(() -> render(Map.of("serviceAccount.create", false)))
@@ -439,6 +505,10 @@ class WeighbridgeChartTest {
               "controller:\n  trafficRouterPlugins:",
               "--plugin-name=weighbridge/gateway-api");
     }
-    assertThat(readme).contains("--server=weighbridge.argo-rollouts.svc:9090");
+    assertThat(readme)
+        .contains(
+            "--server=weighbridge.argo-rollouts.svc:9090",
+            "location: http://weighbridge.argo-rollouts.svc:8080/connector/linux-amd64",
+            "--token-file=/var/run/secrets/kubernetes.io/serviceaccount/token");
   }
 }

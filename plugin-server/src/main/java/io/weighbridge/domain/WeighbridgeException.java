@@ -13,7 +13,9 @@ public abstract sealed class WeighbridgeException extends RuntimeException
         UnavailableException,
         DeadlineException,
         NotImplementedException,
-        PartialFailureException {
+        PartialFailureException,
+        UnauthenticatedException,
+        PermissionDeniedException {
 
   /** Creates the exception with an operator-facing message. */
   protected WeighbridgeException(String message) {

@@ -7,6 +7,7 @@ import io.weighbridge.adapter.kubernetes.ApiServerProbe;
 import io.weighbridge.adapter.kubernetes.KubernetesClients;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.adapter.kubernetes.MicrometerApiCallRecorder;
+import io.weighbridge.adapter.kubernetes.TokenReviewAuthenticator;
 import io.weighbridge.adapter.metrics.MicrometerRoutingMetrics;
 import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
 import io.weighbridge.domain.routing.RouterSettings;
@@ -78,7 +79,29 @@ public final class Main {
     // informers start on the first call that needs them, and an unreachable API server shows as
     // weighbridge_kubernetes_api_up 0 and as UNAVAILABLE answers naming it.
     ApiServerProbe probe = new ApiServerProbe(kube, registry, API_PROBE_INTERVAL);
-    PluginServer server = new PluginServer(config, router, registry);
+    // --- Authentication of callers (--auth-mode, --allowed-service-accounts) and TLS ---
+    PluginServer server;
+    try {
+      server =
+          new PluginServer(
+              config,
+              router,
+              registry,
+              new TokenReviewAuthenticator(kube, config.security().authAudiences()));
+    } catch (IllegalArgumentException e) {
+      log.error("plugin-server cannot start: {}", e.getMessage(), e);
+      System.exit(1);
+      return;
+    }
+    // ---- canary analyzer (issue #4): Prometheus, Rollout watcher, Lease, /api/v1/analyses ----
+    AnalyzerWiring analyzer;
+    try {
+      analyzer = AnalyzerWiring.create(config, kube, router, registry, server, System.getenv());
+    } catch (RuntimeException e) {
+      log.error("plugin-server cannot set up the canary analyzer: {}", e.getMessage(), e);
+      System.exit(1);
+      return;
+    }
     // SIGTERM: drain within --shutdown-grace, then stop the engine, its informers and the client
     // (in that order: in-flight calls still need them); the JVM exits once the hook returns.
     Runtime.getRuntime()
@@ -86,6 +109,7 @@ public final class Main {
             new Thread(
                 () -> {
                   server.close();
+                  analyzer.close();
                   probe.close();
                   router.close();
                   routes.close();
@@ -100,6 +124,7 @@ public final class Main {
       return;
     }
     probe.start();
+    analyzer.start();
     log.info("ready {} ms after the JVM started", ManagementFactory.getRuntimeMXBean().getUptime());
     server.awaitStopped();
   }

@@ -10,21 +10,31 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.micrometer.core.instrument.binder.grpc.MetricCollectingServerInterceptor;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.weighbridge.adapter.grpc.AuthInterceptor;
 import io.weighbridge.adapter.grpc.BoundedCallRunner;
 import io.weighbridge.adapter.grpc.ProtoMapper;
+import io.weighbridge.adapter.grpc.ServerTls;
 import io.weighbridge.adapter.grpc.StatusMapper;
 import io.weighbridge.adapter.grpc.TrafficRouterService;
+import io.weighbridge.adapter.http.ConnectorDownloads;
 import io.weighbridge.adapter.http.HealthHttpServer;
+import io.weighbridge.adapter.metrics.MicrometerAuthMetrics;
 import io.weighbridge.adapter.metrics.ProcessMetrics;
 import io.weighbridge.contract.v1.TrafficRouterGrpc;
 import io.weighbridge.domain.TrafficRouter;
+import io.weighbridge.domain.auth.Authenticator;
+import io.weighbridge.domain.auth.CallerGate;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -82,18 +92,46 @@ public final class PluginServer implements AutoCloseable {
   private final Server grpc;
   private final PrometheusMeterRegistry registry;
   private final CountDownLatch stopped = new CountDownLatch(1);
+  private final Optional<ServerTls> tls;
+  private final ConnectorDownloads connectorDownloads;
   private volatile HealthHttpServer http;
+  private final Map<String, Supplier<String>> jsonEndpoints = new ConcurrentHashMap<>();
   private volatile State state = State.NEW;
 
   /**
-   * Creates the server on Netty, listening on {@code config}'s bind address and gRPC port.
+   * Creates the server on Netty, listening on {@code config}'s bind address and gRPC port, without
+   * a way to verify tokens: only for {@code --auth-mode=none}.
    *
    * @param config the configuration
    * @param router the domain port every call is delegated to
    * @param registry where call, JVM and process metrics go; {@code /metrics} exposes it
+   * @throws IllegalArgumentException when {@code config} asks for {@code --auth-mode=tokenreview}
    */
   public PluginServer(ServerConfig config, TrafficRouter router, PrometheusMeterRegistry registry) {
-    this(config, router, registry, nettyBuilder(config));
+    this(config, router, registry, NO_AUTHENTICATOR);
+  }
+
+  /**
+   * Creates the server on Netty with the authenticator {@code --auth-mode=tokenreview} uses (as
+   * Main does: a TokenReview on the cluster), and TLS when {@code config} names certificate files.
+   *
+   * @throws IllegalArgumentException when the TLS files cannot be used (the message names them)
+   */
+  public PluginServer(
+      ServerConfig config,
+      TrafficRouter router,
+      PrometheusMeterRegistry registry,
+      Authenticator authenticator) {
+    this(config, router, registry, authenticator, tls(config));
+  }
+
+  private PluginServer(
+      ServerConfig config,
+      TrafficRouter router,
+      PrometheusMeterRegistry registry,
+      Authenticator authenticator,
+      Optional<ServerTls> tls) {
+    this(config, router, registry, authenticator, nettyBuilder(config, tls), tls);
   }
 
   /**
@@ -105,10 +143,35 @@ public final class PluginServer implements AutoCloseable {
       TrafficRouter router,
       PrometheusMeterRegistry registry,
       ServerBuilder<?> grpcBuilder) {
+    this(config, router, registry, NO_AUTHENTICATOR, grpcBuilder, Optional.empty());
+  }
+
+  /**
+   * {@link #PluginServer(ServerConfig, TrafficRouter, PrometheusMeterRegistry, ServerBuilder)} with
+   * an authenticator.
+   */
+  public PluginServer(
+      ServerConfig config,
+      TrafficRouter router,
+      PrometheusMeterRegistry registry,
+      Authenticator authenticator,
+      ServerBuilder<?> grpcBuilder) {
+    this(config, router, registry, authenticator, grpcBuilder, Optional.empty());
+  }
+
+  private PluginServer(
+      ServerConfig config,
+      TrafficRouter router,
+      PrometheusMeterRegistry registry,
+      Authenticator authenticator,
+      ServerBuilder<?> grpcBuilder,
+      Optional<ServerTls> tls) {
     this.config = config;
     this.router = router;
     this.registry = registry;
-    this.calls = new BoundedCallRunner(config.callTimeout(), new StatusMapper(), registry);
+    this.tls = tls;
+    StatusMapper statuses = new StatusMapper();
+    this.calls = new BoundedCallRunner(config.callTimeout(), statuses, registry);
     this.processMetrics = new ProcessMetrics().bindTo(registry);
 
     TrafficRouterService service =
@@ -116,9 +179,21 @@ public final class PluginServer implements AutoCloseable {
     MetricCollectingServerInterceptor metrics =
         new MetricCollectingServerInterceptor(
             registry, counter -> counter, timer -> timer.serviceLevelObjectives(LATENCY_BUCKETS));
-    ServerServiceDefinition definition = ServerInterceptors.intercept(service, metrics);
+    // Authentication (see authInterceptor) runs inside the metrics interceptor, so refused calls
+    // show in the call metrics with their status too.
+    Optional<AuthInterceptor> auth = authInterceptor(config, authenticator, statuses, registry);
+    ServerServiceDefinition definition =
+        auth.isPresent()
+            ? ServerInterceptors.intercept(service, auth.get(), metrics)
+            : ServerInterceptors.intercept(service, metrics);
     // Every method's series exist from the start, so rates and alerts see zeros, not gaps.
     metrics.preregisterService(definition);
+    // Reflection describes the contract: only for authenticated callers. Health stays open for
+    // probes and load balancers: it reveals only whether the server is serving.
+    ServerServiceDefinition reflection = ProtoReflectionServiceV1.newInstance().bindService();
+    if (auth.isPresent()) {
+      reflection = ServerInterceptors.intercept(reflection, auth.get());
+    }
 
     // Not serving until start() says so (the manager starts out SERVING for "").
     health.setStatus(HealthStatusManager.SERVICE_NAME_ALL_SERVICES, ServingStatus.NOT_SERVING);
@@ -128,17 +203,72 @@ public final class PluginServer implements AutoCloseable {
             .maxInboundMessageSize(config.maxMessageSize())
             .addService(definition)
             .addService(health.getHealthService())
-            .addService(ProtoReflectionServiceV1.newInstance())
+            .addService(reflection)
             .build();
+    this.connectorDownloads = new ConnectorDownloads(config.connectorDir());
   }
 
-  private static ServerBuilder<?> nettyBuilder(ServerConfig config) {
-    return NettyServerBuilder.forAddress(
-            new InetSocketAddress(config.bindAddress(), config.grpcPort()))
+  /** Fails every check: stands for "no authenticator given", refused with tokenreview. */
+  private static final Authenticator NO_AUTHENTICATOR =
+      token -> {
+        throw new IllegalStateException("no authenticator");
+      };
+
+  private static Optional<AuthInterceptor> authInterceptor(
+      ServerConfig config,
+      Authenticator authenticator,
+      StatusMapper statuses,
+      PrometheusMeterRegistry registry) {
+    ServerConfig.Security security = config.security();
+    if (security.authMode() == ServerConfig.AuthMode.NONE) {
+      log.warn(
+          "--auth-mode=none: every caller that reaches the gRPC port may move traffic; use"
+              + " --auth-mode=tokenreview in a cluster");
+      return Optional.empty();
+    }
+    if (authenticator == NO_AUTHENTICATOR) {
+      throw new IllegalArgumentException(
+          "--auth-mode=tokenreview needs a TokenReview authenticator, and this plugin-server was"
+              + " built without one; pass --auth-mode=none to run without authentication");
+    }
+    CallerGate gate =
+        new CallerGate(
+            authenticator,
+            CallerGate.Settings.allowing(Set.copyOf(security.allowedServiceAccounts())),
+            new MicrometerAuthMetrics(registry));
+    log.info("--auth-mode=tokenreview: admitting calls from service accounts {}", gate.allowed());
+    return Optional.of(new AuthInterceptor(gate, statuses));
+  }
+
+  private static Optional<ServerTls> tls(ServerConfig config) {
+    ServerConfig.Security security = config.security();
+    if (!security.tls()) {
+      return Optional.empty();
+    }
+    return Optional.of(
+        ServerTls.load(
+            security.tlsCertFile().orElseThrow(),
+            security.tlsKeyFile().orElseThrow(),
+            ServerTls.RELOAD_INTERVAL));
+  }
+
+  private static ServerBuilder<?> nettyBuilder(ServerConfig config, Optional<ServerTls> tls) {
+    InetSocketAddress address = new InetSocketAddress(config.bindAddress(), config.grpcPort());
+    return (tls.isPresent()
+            ? NettyServerBuilder.forAddress(address, tls.get().credentials())
+            : NettyServerBuilder.forAddress(address))
         .permitKeepAliveTime(PERMIT_KEEPALIVE_TIME.toSeconds(), TimeUnit.SECONDS)
         .permitKeepAliveWithoutCalls(true)
         .keepAliveTime(KEEPALIVE_TIME.toSeconds(), TimeUnit.SECONDS)
         .keepAliveTimeout(KEEPALIVE_TIMEOUT.toSeconds(), TimeUnit.SECONDS);
+  }
+
+  /**
+   * Adds a JSON endpoint to the HTTP port (e.g. the analyzer's {@code /api/v1/analyses}); call
+   * before {@link #start()}.
+   */
+  public void addJsonEndpoint(String path, Supplier<String> body) {
+    jsonEndpoints.put(path, body);
   }
 
   /**
@@ -171,6 +301,8 @@ public final class PluginServer implements AutoCloseable {
               new InetSocketAddress(config.bindAddress(), config.httpPort()),
               this::notReadyReason,
               registry);
+      http.serve(ConnectorDownloads.PREFIX, connectorDownloads);
+      jsonEndpoints.forEach(http::addJsonEndpoint);
       http.start();
     } catch (RuntimeException e) {
       state = State.DRAINING;
@@ -183,8 +315,10 @@ public final class PluginServer implements AutoCloseable {
     log.atInfo()
         .addKeyValue("grpcPort", grpcPort())
         .addKeyValue("httpPort", httpPort())
+        .addKeyValue("tls", config.security().tls())
         .log(
-            "serving gRPC on {}:{} and HTTP on {}:{}",
+            "serving gRPC{} on {}:{} and HTTP on {}:{}",
+            config.security().tls() ? " (TLS)" : "",
             config.bindAddress(),
             grpcPort(),
             config.bindAddress(),
@@ -246,6 +380,8 @@ public final class PluginServer implements AutoCloseable {
       if (http != null) {
         http.close();
       }
+      connectorDownloads.close();
+      tls.ifPresent(ServerTls::close);
       processMetrics.close();
       state = State.STOPPED;
       if (wasServing) {

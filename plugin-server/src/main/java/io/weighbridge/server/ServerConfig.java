@@ -1,5 +1,6 @@
 package io.weighbridge.server;
 
+import io.weighbridge.domain.auth.ServiceAccount;
 import java.nio.file.Files;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
@@ -37,6 +38,9 @@ import java.util.stream.Collectors;
  *     one informer runs per namespace in use (works with namespaced Roles)
  * @param lockTimeout how long a call waits for another call on the same route before it fails
  * @param driftMinInterval the least time between two drift restorations of one route
+ * @param security who may call the gRPC port, and whether it speaks TLS
+ * @param connectorDir where the connector binaries served at {@code /connector/<os>-<arch>} are
+ * @param analyzer the canary analyzer's settings (Prometheus, evaluation interval, leader election)
  */
 public record ServerConfig(
     int grpcPort,
@@ -52,7 +56,10 @@ public record ServerConfig(
     Optional<String> kubeContext,
     InformerScope informerScope,
     Duration lockTimeout,
-    Duration driftMinInterval) {
+    Duration driftMinInterval,
+    Security security,
+    Path connectorDir,
+    AnalyzerOptions analyzer) {
 
   /** Argo's own rule for a plugin name (argo-rollouts utils/plugin). */
   private static final Pattern PLUGIN_NAME = Pattern.compile("^([a-zA-Z0-9-]+)/([a-zA-Z0-9_.-]+)$");
@@ -75,6 +82,108 @@ public record ServerConfig(
     Objects.requireNonNull(informerScope, "informerScope");
     Objects.requireNonNull(lockTimeout, "lockTimeout");
     Objects.requireNonNull(driftMinInterval, "driftMinInterval");
+    Objects.requireNonNull(security, "security");
+    Objects.requireNonNull(connectorDir, "connectorDir");
+    Objects.requireNonNull(analyzer, "analyzer");
+  }
+
+  /** Where a Pod's ServiceAccount token is mounted; its presence makes tokenreview the default. */
+  public static final Path SERVICE_ACCOUNT_TOKEN =
+      Path.of("/var/run/secrets/kubernetes.io/serviceaccount/token");
+
+  /** How callers of the gRPC port are authenticated. */
+  public enum AuthMode {
+    /** Every call must carry an allowed ServiceAccount's token, verified by a TokenReview. */
+    TOKENREVIEW,
+    /** No authentication: whoever reaches the gRPC port may move traffic. */
+    NONE
+  }
+
+  /**
+   * Who may call the gRPC port, and whether it speaks TLS.
+   *
+   * @param authMode how callers are authenticated
+   * @param allowedServiceAccounts the ServiceAccounts whose tokens are admitted
+   * @param authAudiences the audiences a token must carry one of; empty means the API server's
+   * @param tlsCertFile the PEM certificate chain of the gRPC port; empty means plaintext
+   * @param tlsKeyFile the PEM private key of that certificate
+   */
+  public record Security(
+      AuthMode authMode,
+      List<ServiceAccount> allowedServiceAccounts,
+      List<String> authAudiences,
+      Optional<Path> tlsCertFile,
+      Optional<Path> tlsKeyFile) {
+
+    /** Copies the lists and rejects half a TLS setting. */
+    public Security {
+      Objects.requireNonNull(authMode, "authMode");
+      allowedServiceAccounts = List.copyOf(allowedServiceAccounts);
+      authAudiences = List.copyOf(authAudiences);
+      Objects.requireNonNull(tlsCertFile, "tlsCertFile");
+      Objects.requireNonNull(tlsKeyFile, "tlsKeyFile");
+      if (tlsCertFile.isPresent() != tlsKeyFile.isPresent()) {
+        throw new IllegalArgumentException(
+            "--tls-cert-file and --tls-key-file go together: set both for TLS, or neither for"
+                + " plaintext");
+      }
+      if (authMode == AuthMode.TOKENREVIEW && allowedServiceAccounts.isEmpty()) {
+        throw new IllegalArgumentException(
+            "--auth-mode=tokenreview needs at least one --allowed-service-accounts entry");
+      }
+    }
+
+    /** The defaults with the given mode: Argo's controller allowed, any audience, no TLS. */
+    public static Security defaults(AuthMode mode) {
+      return new Security(
+          mode,
+          List.of(new ServiceAccount("argo-rollouts", "argo-rollouts")),
+          List.of(),
+          Optional.empty(),
+          Optional.empty());
+    }
+
+    /** True when the gRPC port speaks TLS. */
+    public boolean tls() {
+      return tlsCertFile.isPresent();
+    }
+  }
+
+  /** Where the Pod's namespace is, in a Pod with a ServiceAccount. */
+  static final Path SERVICE_ACCOUNT_NAMESPACE =
+      Path.of("/var/run/secrets/kubernetes.io/serviceaccount/namespace");
+
+  /**
+   * The canary analyzer's server-side settings.
+   *
+   * @param prometheusUrl Prometheus' base URL; empty disables the analyzer (logged loudly)
+   * @param prometheusBearerTokenFile a file whose content is sent as {@code Authorization: Bearer}
+   *     (read at start)
+   * @param prometheusCaFile a PEM CA bundle for https with a private CA
+   * @param prometheusTimeout the bound of one query
+   * @param interval time between two evaluations of each analysed Rollout
+   * @param leaderElection whether replicas elect one analyzer with a Lease (off: every replica
+   *     acts)
+   * @param leaderElectionNamespace the Lease's namespace
+   */
+  public record AnalyzerOptions(
+      Optional<java.net.URI> prometheusUrl,
+      Optional<Path> prometheusBearerTokenFile,
+      Optional<Path> prometheusCaFile,
+      Duration prometheusTimeout,
+      Duration interval,
+      boolean leaderElection,
+      String leaderElectionNamespace) {
+
+    /** Checks the parts. */
+    public AnalyzerOptions {
+      Objects.requireNonNull(prometheusUrl, "prometheusUrl");
+      Objects.requireNonNull(prometheusBearerTokenFile, "prometheusBearerTokenFile");
+      Objects.requireNonNull(prometheusCaFile, "prometheusCaFile");
+      Objects.requireNonNull(prometheusTimeout, "prometheusTimeout");
+      Objects.requireNonNull(interval, "interval");
+      Objects.requireNonNull(leaderElectionNamespace, "leaderElectionNamespace");
+    }
   }
 
   /** Which namespaces one route informer covers. */
@@ -150,7 +259,62 @@ public record ServerConfig(
         "drift-min-interval",
         "1s",
         "least time between two restorations of one route's weights changed by someone else, so a"
-            + " tool fighting over them cannot make us write in a loop (0s: no limit)");
+            + " tool fighting over them cannot make us write in a loop (0s: no limit)"),
+    AUTH_MODE(
+        "auth-mode",
+        "",
+        "tokenreview: every gRPC call must carry the bearer token of an allowed service account,"
+            + " verified with a Kubernetes TokenReview; none: no authentication. Default:"
+            + " tokenreview when running in a Pod (its ServiceAccount token file exists), else none"),
+    ALLOWED_SERVICE_ACCOUNTS(
+        "allowed-service-accounts",
+        "argo-rollouts:argo-rollouts",
+        "comma-separated <namespace>:<name> of the service accounts whose tokens are admitted"
+            + " (the Argo Rollouts controller's)"),
+    AUTH_AUDIENCES(
+        "auth-audiences",
+        "",
+        "comma-separated audiences a token must be issued for (a projected token's audience);"
+            + " empty: the API server's own, which the default service-account token carries"),
+    TLS_CERT_FILE(
+        "tls-cert-file",
+        "",
+        "PEM certificate (chain) of the gRPC port; set with --tls-key-file for TLS, re-read when"
+            + " it changes; empty: plaintext"),
+    TLS_KEY_FILE("tls-key-file", "", "PEM private key of --tls-cert-file (PKCS#8)"),
+    CONNECTOR_DIR(
+        "connector-dir",
+        "/opt/weighbridge/connector",
+        "folder with weighbridge-connector-<os>-<arch>, served at"
+            + " /connector/<os>-<arch> (and .sha256) on the HTTP port"),
+    PROMETHEUS_URL(
+        "prometheus-url",
+        "",
+        "base URL of the Prometheus the canary analyzer queries, e.g."
+            + " http://prometheus.monitoring:9090; empty disables the analyzer"),
+    PROMETHEUS_BEARER_TOKEN_FILE(
+        "prometheus-bearer-token-file",
+        "",
+        "file whose content is sent to Prometheus as a bearer token; empty for none"),
+    PROMETHEUS_CA_FILE(
+        "prometheus-ca-file",
+        "",
+        "PEM CA bundle for an https Prometheus URL with a private CA; empty: the JDK's trust store"),
+    PROMETHEUS_TIMEOUT("prometheus-timeout", "5s", "bound of one Prometheus query"),
+    ANALYSIS_INTERVAL(
+        "analysis-interval",
+        "2s",
+        "time between two evaluations of each canary (faster than the scrape interval is fine:"
+            + " it shortens the time to act after a scrape)"),
+    LEADER_ELECTION(
+        "leader-election",
+        "true",
+        "true: replicas elect one analyzer with the Lease weighbridge-analyzer; false: this replica"
+            + " analyses and acts alone (run one replica)"),
+    LEADER_ELECTION_NAMESPACE(
+        "leader-election-namespace",
+        "",
+        "namespace of the Lease; empty: the Pod's namespace (ServiceAccount), else argo-rollouts");
 
     final String name;
     final String defaultValue;
@@ -196,6 +360,11 @@ public record ServerConfig(
    * @throws IllegalArgumentException naming the flag, the bad value and the accepted form
    */
   public static ServerConfig parse(String[] args, Map<String, String> env) {
+    return parse(args, env, SERVICE_ACCOUNT_TOKEN);
+  }
+
+  /** {@link #parse(String[], Map)} with the ServiceAccount token path that picks the auth mode. */
+  static ServerConfig parse(String[] args, Map<String, String> env, Path serviceAccountToken) {
     Map<Key, Raw> raw = new EnumMap<>(Key.class);
     for (Key key : Key.values()) {
       raw.put(key, new Raw(key.defaultValue, key.flag() + " (default)"));
@@ -249,7 +418,140 @@ public record ServerConfig(
         kubeContext(raw.get(Key.KUBE_CONTEXT)),
         oneOf(raw.get(Key.INFORMER_SCOPE), InformerScope.class),
         lockTimeout(raw.get(Key.LOCK_TIMEOUT), raw.get(Key.CALL_TIMEOUT)),
-        duration(raw.get(Key.DRIFT_MIN_INTERVAL), true));
+        duration(raw.get(Key.DRIFT_MIN_INTERVAL), true),
+        security(raw, serviceAccountToken),
+        directory(raw.get(Key.CONNECTOR_DIR)),
+        analyzerOptions(raw));
+  }
+
+  private static Security security(Map<Key, Raw> raw, Path serviceAccountToken) {
+    Raw modeRaw = raw.get(Key.AUTH_MODE);
+    AuthMode mode =
+        modeRaw.value().isBlank()
+            ? (Files.exists(serviceAccountToken) ? AuthMode.TOKENREVIEW : AuthMode.NONE)
+            : oneOf(modeRaw, AuthMode.class);
+    Optional<Path> cert = readableFile(raw.get(Key.TLS_CERT_FILE), "a PEM certificate file");
+    Optional<Path> key = readableFile(raw.get(Key.TLS_KEY_FILE), "a PEM private key file");
+    return new Security(
+        mode,
+        serviceAccounts(raw.get(Key.ALLOWED_SERVICE_ACCOUNTS)),
+        list(raw.get(Key.AUTH_AUDIENCES)),
+        cert,
+        key);
+  }
+
+  private static List<ServiceAccount> serviceAccounts(Raw raw) {
+    Set<ServiceAccount> accounts = new LinkedHashSet<>();
+    for (String part : list(raw)) {
+      try {
+        accounts.add(ServiceAccount.parse(part));
+      } catch (IllegalArgumentException e) {
+        throw invalid(
+            raw,
+            "a comma-separated list of <namespace>:<name> service accounts, e.g."
+                + " argo-rollouts:argo-rollouts ("
+                + e.getMessage()
+                + ")");
+      }
+    }
+    if (accounts.isEmpty()) {
+      throw invalid(
+          raw,
+          "at least one <namespace>:<name> service account, e.g. argo-rollouts:argo-rollouts"
+              + " (to admit every caller use --auth-mode=none instead)");
+    }
+    return List.copyOf(accounts);
+  }
+
+  private static List<String> list(Raw raw) {
+    return Arrays.stream(raw.value().split(","))
+        .map(String::trim)
+        .filter(part -> !part.isEmpty())
+        .distinct()
+        .toList();
+  }
+
+  private static AnalyzerOptions analyzerOptions(Map<Key, Raw> raw) {
+    return new AnalyzerOptions(
+        prometheusUrl(raw.get(Key.PROMETHEUS_URL)),
+        readableFile(raw.get(Key.PROMETHEUS_BEARER_TOKEN_FILE), "a file with the token"),
+        readableFile(raw.get(Key.PROMETHEUS_CA_FILE), "a PEM file with CA certificates"),
+        duration(raw.get(Key.PROMETHEUS_TIMEOUT), false),
+        duration(raw.get(Key.ANALYSIS_INTERVAL), false),
+        bool(raw.get(Key.LEADER_ELECTION)),
+        leaderElectionNamespace(raw.get(Key.LEADER_ELECTION_NAMESPACE)));
+  }
+
+  private static Optional<java.net.URI> prometheusUrl(Raw raw) {
+    String value = raw.value().trim();
+    if (value.isEmpty()) {
+      return Optional.empty();
+    }
+    String expected = "an http:// or https:// URL of Prometheus, e.g. http://prometheus:9090";
+    try {
+      java.net.URI uri = new java.net.URI(value);
+      if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme()))
+          || uri.getHost() == null) {
+        throw invalid(raw, expected);
+      }
+      return Optional.of(uri);
+    } catch (java.net.URISyntaxException e) {
+      throw invalid(raw, expected);
+    }
+  }
+
+  private static Optional<Path> readableFile(Raw raw, String what) {
+    String value = raw.value().trim();
+    if (value.isEmpty()) {
+      return Optional.empty();
+    }
+    try {
+      Path path = Path.of(value);
+      if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+        throw invalid(raw, what + " (no readable file is there)");
+      }
+      return Optional.of(path);
+    } catch (InvalidPathException e) {
+      throw invalid(raw, what);
+    }
+  }
+
+  private static Path directory(Raw raw) {
+    try {
+      return Path.of(raw.value().trim());
+    } catch (InvalidPathException e) {
+      throw invalid(raw, "a folder path, e.g. /opt/weighbridge/connector");
+    }
+  }
+
+  private static boolean bool(Raw raw) {
+    return switch (raw.value().trim().toLowerCase(Locale.ROOT)) {
+      case "true" -> true;
+      case "false" -> false;
+      default -> throw invalid(raw, "true or false");
+    };
+  }
+
+  private static String leaderElectionNamespace(Raw raw) {
+    String value = raw.value().trim();
+    if (value.isEmpty()) {
+      try {
+        if (Files.isReadable(SERVICE_ACCOUNT_NAMESPACE)) {
+          String ns = Files.readString(SERVICE_ACCOUNT_NAMESPACE).trim();
+          if (!ns.isEmpty()) {
+            return ns;
+          }
+        }
+      } catch (java.io.IOException e) {
+        // fall through to the default
+      }
+      return "argo-rollouts";
+    }
+    if (value.length() > 63 || !value.matches("[a-z0-9]([-a-z0-9]*[a-z0-9])?")) {
+      throw invalid(
+          raw, "a namespace name (lowercase letters, digits and '-'), e.g. argo-rollouts");
+    }
+    return value;
   }
 
   private static Optional<String> kubeContext(Raw raw) {
@@ -320,6 +622,34 @@ public record ServerConfig(
     values.put(Key.INFORMER_SCOPE.name, informerScope.name().toLowerCase(Locale.ROOT));
     values.put(Key.LOCK_TIMEOUT.name, formatDuration(lockTimeout));
     values.put(Key.DRIFT_MIN_INTERVAL.name, formatDuration(driftMinInterval));
+    values.put(Key.AUTH_MODE.name, security.authMode().name().toLowerCase(Locale.ROOT));
+    values.put(
+        Key.ALLOWED_SERVICE_ACCOUNTS.name,
+        security.allowedServiceAccounts().stream()
+            .map(ServiceAccount::toString)
+            .collect(Collectors.joining(",")));
+    values.put(
+        Key.AUTH_AUDIENCES.name,
+        security.authAudiences().isEmpty()
+            ? "(the API server's)"
+            : String.join(",", security.authAudiences()));
+    values.put(
+        Key.TLS_CERT_FILE.name, security.tlsCertFile().map(Path::toString).orElse("(plaintext)"));
+    values.put(Key.TLS_KEY_FILE.name, security.tlsKeyFile().map(Path::toString).orElse(""));
+    values.put(Key.CONNECTOR_DIR.name, connectorDir.toString());
+    values.put(
+        Key.PROMETHEUS_URL.name,
+        analyzer.prometheusUrl().map(Object::toString).orElse("(none: analyzer off)"));
+    values.put(
+        Key.PROMETHEUS_BEARER_TOKEN_FILE.name,
+        analyzer.prometheusBearerTokenFile().map(Path::toString).orElse("(none)"));
+    values.put(
+        Key.PROMETHEUS_CA_FILE.name,
+        analyzer.prometheusCaFile().map(Path::toString).orElse("(JDK trust store)"));
+    values.put(Key.PROMETHEUS_TIMEOUT.name, formatDuration(analyzer.prometheusTimeout()));
+    values.put(Key.ANALYSIS_INTERVAL.name, formatDuration(analyzer.interval()));
+    values.put(Key.LEADER_ELECTION.name, Boolean.toString(analyzer.leaderElection()));
+    values.put(Key.LEADER_ELECTION_NAMESPACE.name, analyzer.leaderElectionNamespace());
     return values;
   }
 

@@ -136,7 +136,8 @@ class MainIT {
             "--http-port=0",
             "--bind-address=127.0.0.1",
             "--log-format=json",
-            "--log-level=debug");
+            "--log-level=debug",
+            "--auth-mode=none");
     JsonNode serving =
         await()
             .atMost(30, TimeUnit.SECONDS)
@@ -213,7 +214,8 @@ class MainIT {
             "--grpc-port=0",
             "--http-port=0",
             "--bind-address=127.0.0.1",
-            "--log-format=json");
+            "--log-format=json",
+            "--auth-mode=none");
     JsonNode serving =
         await()
             .atMost(30, TimeUnit.SECONDS)
@@ -251,6 +253,75 @@ class MainIT {
       channel.shutdownNow();
     }
     assertThat(get(http, httpPort, "/readyz").statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  @DisplayName(
+      "When started with --auth-mode=tokenreview, then only the allowed service account's token"
+          + " passes, others are refused with the reason, and refusals are counted")
+  void tokenReviewAdmitsOnlyAllowedServiceAccounts(KubeApiServer apiServer, TestNamespace namespace)
+      throws Exception {
+    String ns = namespace.name();
+    String allowed = apiServer.serviceAccountConfig(ns, "rollouts-controller").getOauthToken();
+    String other = apiServer.serviceAccountConfig(ns, "intruder").getOauthToken();
+    Run run =
+        run(
+            "--kubeconfig=" + apiServer.kubeconfig(),
+            "--grpc-port=0",
+            "--http-port=0",
+            "--bind-address=127.0.0.1",
+            "--log-format=json",
+            "--auth-mode=tokenreview",
+            "--allowed-service-accounts=" + ns + ":rollouts-controller");
+    JsonNode serving =
+        await()
+            .atMost(30, TimeUnit.SECONDS)
+            .until(() -> line(run, "serving gRPC on"), Optional::isPresent)
+            .orElseThrow();
+    int grpcPort = kv(serving, "grpcPort");
+    int httpPort = kv(serving, "httpPort");
+    ManagedChannel channel =
+        NettyChannelBuilder.forAddress("127.0.0.1", grpcPort).usePlaintext().build();
+    try {
+      TypeRequest type = TypeRequest.newBuilder().setCaller(caller()).build();
+      var anonymous =
+          TrafficRouterGrpc.newBlockingStub(channel).withDeadlineAfter(20, TimeUnit.SECONDS);
+      assertThat(codeAndMessage(() -> anonymous.type(type)))
+          .startsWith("UNAUTHENTICATED: plugin-server requires a bearer token");
+      assertThat(codeAndMessage(() -> withToken(anonymous, other).type(type)))
+          .startsWith("PERMISSION_DENIED: service account " + ns + ":intruder may not call");
+      assertThat(codeAndMessage(() -> withToken(anonymous, "not-a-token").type(type)))
+          .startsWith("UNAUTHENTICATED: the cluster's TokenReview did not accept");
+      assertThat(withToken(anonymous, allowed).type(type).getType())
+          .isEqualTo(GatewayApiTrafficRouter.TYPE);
+    } finally {
+      channel.shutdownNow();
+    }
+    String metrics = get(HttpClient.newHttpClient(), httpPort, "/metrics").body();
+    assertThat(metrics)
+        .contains("weighbridge_auth_refused_total{reason=\"missing_token\"} 1.0")
+        .contains("weighbridge_auth_refused_total{reason=\"not_allowed\"} 1.0")
+        .contains("weighbridge_auth_refused_total{reason=\"invalid_token\"} 1.0");
+    // The tokens never reach the log.
+    assertThat(String.join("\n", run.stdout())).doesNotContain(allowed).doesNotContain(other);
+  }
+
+  private static <S extends io.grpc.stub.AbstractStub<S>> S withToken(S stub, String token) {
+    io.grpc.Metadata headers = new io.grpc.Metadata();
+    headers.put(
+        io.grpc.Metadata.Key.of("authorization", io.grpc.Metadata.ASCII_STRING_MARSHALLER),
+        "Bearer " + token);
+    return stub.withInterceptors(io.grpc.stub.MetadataUtils.newAttachHeadersInterceptor(headers));
+  }
+
+  private static String codeAndMessage(Runnable call) {
+    try {
+      call.run();
+      return "OK";
+    } catch (RuntimeException e) {
+      Status status = Status.fromThrowable(e);
+      return status.getCode() + ": " + status.getDescription();
+    }
   }
 
   private static HttpResponse<String> get(HttpClient http, int port, String path)

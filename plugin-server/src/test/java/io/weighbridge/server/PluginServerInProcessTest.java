@@ -24,7 +24,9 @@ class PluginServerInProcessTest {
   void servesOnAnyTransport() {
     String name = InProcessServerBuilder.generateName();
     ServerConfig config =
-        ServerConfig.parse(new String[] {"--http-port=0", "--bind-address=127.0.0.1"}, Map.of());
+        ServerConfig.parse(
+            new String[] {"--http-port=0", "--bind-address=127.0.0.1", "--auth-mode=none"},
+            Map.of());
     try (PluginServer server =
         new PluginServer(
             config,

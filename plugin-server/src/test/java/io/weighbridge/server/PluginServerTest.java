@@ -89,7 +89,11 @@ class PluginServerTest {
     List<String> all =
         new ArrayList<>(
             List.of(
-                "--grpc-port=0", "--http-port=0", "--bind-address=127.0.0.1", "--call-timeout=5s"));
+                "--grpc-port=0",
+                "--http-port=0",
+                "--bind-address=127.0.0.1",
+                "--call-timeout=5s",
+                "--auth-mode=none"));
     all.addAll(List.of(args));
     server =
         new PluginServer(
@@ -690,7 +694,7 @@ class PluginServerTest {
 
     PluginServer never =
         new PluginServer(
-            ServerConfig.parse(new String[] {"--grpc-port=0"}, Map.of()),
+            ServerConfig.parse(new String[] {"--grpc-port=0", "--auth-mode=none"}, Map.of()),
             router,
             new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
     never.close();
@@ -715,7 +719,10 @@ class PluginServerTest {
         new PluginServer(
             ServerConfig.parse(
                 new String[] {
-                  "--grpc-port=" + server.grpcPort(), "--http-port=0", "--bind-address=127.0.0.1"
+                  "--grpc-port=" + server.grpcPort(),
+                  "--http-port=0",
+                  "--bind-address=127.0.0.1",
+                  "--auth-mode=none"
                 },
                 Map.of()),
             router,
@@ -735,7 +742,10 @@ class PluginServerTest {
         new PluginServer(
             ServerConfig.parse(
                 new String[] {
-                  "--grpc-port=0", "--http-port=" + server.httpPort(), "--bind-address=127.0.0.1"
+                  "--grpc-port=0",
+                  "--http-port=" + server.httpPort(),
+                  "--bind-address=127.0.0.1",
+                  "--auth-mode=none"
                 },
                 Map.of()),
             router,

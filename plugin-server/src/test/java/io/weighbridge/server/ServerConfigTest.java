@@ -3,9 +3,12 @@ package io.weighbridge.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.weighbridge.domain.auth.ServiceAccount;
+import io.weighbridge.server.ServerConfig.AuthMode;
 import io.weighbridge.server.ServerConfig.InformerScope;
 import io.weighbridge.server.ServerConfig.LogFormat;
 import io.weighbridge.server.ServerConfig.LogLevel;
+import io.weighbridge.server.ServerConfig.Security;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -21,8 +24,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 class ServerConfigTest {
 
+  /** Where no ServiceAccount token is, so that the auth mode defaults to none. */
+  private static final Path NO_TOKEN = Path.of("/nonexistent/weighbridge-test/token");
+
   private static ServerConfig parse(String... args) {
-    return ServerConfig.parse(args, Map.of());
+    return ServerConfig.parse(args, Map.of(), NO_TOKEN);
   }
 
   @Test
@@ -46,8 +52,25 @@ class ServerConfigTest {
                 Optional.empty(),
                 InformerScope.CLUSTER,
                 Duration.ofSeconds(10),
-                Duration.ofSeconds(1)));
-    assertThat(ServerConfig.defaults()).isEqualTo(config);
+                Duration.ofSeconds(1),
+                Security.defaults(AuthMode.NONE),
+                Path.of("/opt/weighbridge/connector"),
+                new ServerConfig.AnalyzerOptions(
+                    Optional.empty(),
+                    Optional.empty(),
+                    Optional.empty(),
+                    Duration.ofSeconds(5),
+                    Duration.ofSeconds(2),
+                    true,
+                    "argo-rollouts")));
+    assertThat(ServerConfig.defaults())
+        .isEqualTo(
+            ServerConfig.parse(
+                new String[] {
+                  "--auth-mode="
+                      + (Files.exists(ServerConfig.SERVICE_ACCOUNT_TOKEN) ? "tokenreview" : "none")
+                },
+                Map.of()));
   }
 
   @Test
@@ -70,7 +93,14 @@ class ServerConfigTest {
             "--kube-context=kind-dev",
             "--informer-scope=namespace",
             "--lock-timeout=400ms",
-            "--drift-min-interval=0s");
+            "--drift-min-interval=0s",
+            "--prometheus-url=https://prom.example:9091/sub",
+            "--prometheus-bearer-token-file=" + kubeconfig,
+            "--prometheus-ca-file=" + kubeconfig,
+            "--prometheus-timeout=3s",
+            "--analysis-interval=1s",
+            "--leader-election=false",
+            "--leader-election-namespace=ops");
 
     assertThat(config)
         .isEqualTo(
@@ -88,7 +118,35 @@ class ServerConfigTest {
                 Optional.of("kind-dev"),
                 InformerScope.NAMESPACE,
                 Duration.ofMillis(400),
-                Duration.ZERO));
+                Duration.ZERO,
+                Security.defaults(AuthMode.NONE),
+                Path.of("/opt/weighbridge/connector"),
+                new ServerConfig.AnalyzerOptions(
+                    Optional.of(java.net.URI.create("https://prom.example:9091/sub")),
+                    Optional.of(kubeconfig),
+                    Optional.of(kubeconfig),
+                    Duration.ofSeconds(3),
+                    Duration.ofSeconds(1),
+                    false,
+                    "ops")));
+  }
+
+  @Test
+  @DisplayName("When analyzer flags are wrong, then the error names the flag and the fix")
+  void badAnalyzerFlags() {
+    assertThatThrownBy(() -> parse("--prometheus-url=prometheus:9090"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--prometheus-url")
+        .hasMessageContaining("http://");
+    assertThatThrownBy(() -> parse("--leader-election=yes"))
+        .hasMessageContaining("--leader-election")
+        .hasMessageContaining("true or false");
+    assertThatThrownBy(() -> parse("--leader-election-namespace=Bad_NS"))
+        .hasMessageContaining("namespace name");
+    assertThatThrownBy(() -> parse("--prometheus-ca-file=/nonexistent/ca.pem"))
+        .hasMessageContaining("no readable file");
+    assertThatThrownBy(() -> parse("--analysis-interval=0s"))
+        .hasMessageContaining("positive duration");
   }
 
   @Test
@@ -118,7 +176,10 @@ class ServerConfigTest {
                 Map.entry("WEIGHBRIDGE_KUBE_CONTEXT", "prod"),
                 Map.entry("WEIGHBRIDGE_INFORMER_SCOPE", "NAMESPACE"),
                 Map.entry("WEIGHBRIDGE_LOCK_TIMEOUT", "30s"),
-                Map.entry("WEIGHBRIDGE_DRIFT_MIN_INTERVAL", "5s")));
+                Map.entry("WEIGHBRIDGE_DRIFT_MIN_INTERVAL", "5s"),
+                Map.entry("WEIGHBRIDGE_PROMETHEUS_URL", "http://prometheus:9090"),
+                Map.entry("WEIGHBRIDGE_LEADER_ELECTION", "FALSE")),
+            NO_TOKEN);
 
     assertThat(config)
         .isEqualTo(
@@ -136,7 +197,17 @@ class ServerConfigTest {
                 Optional.of("prod"),
                 InformerScope.NAMESPACE,
                 Duration.ofSeconds(30),
-                Duration.ofSeconds(5)));
+                Duration.ofSeconds(5),
+                Security.defaults(AuthMode.NONE),
+                Path.of("/opt/weighbridge/connector"),
+                new ServerConfig.AnalyzerOptions(
+                    Optional.of(java.net.URI.create("http://prometheus:9090")),
+                    Optional.empty(),
+                    Optional.empty(),
+                    Duration.ofSeconds(5),
+                    Duration.ofSeconds(2),
+                    false,
+                    "argo-rollouts")));
   }
 
   @Test
@@ -259,7 +330,7 @@ class ServerConfigTest {
     assertThat(ServerConfig.helpRequested(new String[] {"--grpc-port=1", "--help"})).isTrue();
     assertThat(ServerConfig.helpRequested(new String[] {"-h"})).isTrue();
     assertThat(ServerConfig.helpRequested(new String[] {"--grpc-port=1"})).isFalse();
-    assertThat(parse("--help")).isEqualTo(ServerConfig.defaults());
+    assertThat(parse("--help")).isEqualTo(parse());
   }
 
   @Test
@@ -311,9 +382,95 @@ class ServerConfigTest {
             Optional.empty(),
             InformerScope.CLUSTER,
             Duration.ofMillis(500),
-            Duration.ZERO);
+            Duration.ZERO,
+            Security.defaults(AuthMode.NONE),
+            Path.of("/tmp"),
+            ServerConfig.defaults().analyzer());
     names.add("c/d");
 
     assertThat(config.acceptedPluginNames()).containsExactly("a/b");
+  }
+
+  @Test
+  @DisplayName("When no auth mode is set, then it is tokenreview in a Pod and none elsewhere")
+  void authModeFollowsTheServiceAccountTokenFile(@TempDir Path dir) throws IOException {
+    Path token = Files.writeString(dir.resolve("token"), "x");
+
+    assertThat(ServerConfig.parse(new String[0], Map.of(), token).security().authMode())
+        .isEqualTo(AuthMode.TOKENREVIEW);
+    assertThat(parse().security().authMode()).isEqualTo(AuthMode.NONE);
+    assertThat(
+            ServerConfig.parse(new String[] {"--auth-mode=none"}, Map.of(), token)
+                .security()
+                .authMode())
+        .isEqualTo(AuthMode.NONE);
+    assertThat(parse("--auth-mode=TokenReview").security().authMode())
+        .isEqualTo(AuthMode.TOKENREVIEW);
+  }
+
+  @Test
+  @DisplayName("When the security flags are set, then they are taken")
+  void securityFlags(@TempDir Path dir) throws IOException {
+    Path cert = Files.writeString(dir.resolve("tls.crt"), "cert");
+    Path key = Files.writeString(dir.resolve("tls.key"), "key");
+
+    ServerConfig config =
+        ServerConfig.parse(
+            new String[] {
+              "--auth-mode=tokenreview",
+              "--allowed-service-accounts= argo-rollouts:argo-rollouts , ops:rollouts-ci ",
+              "--tls-cert-file=" + cert,
+              "--tls-key-file=" + key,
+              "--connector-dir=" + dir
+            },
+            Map.of("WEIGHBRIDGE_AUTH_AUDIENCES", "weighbridge,other"),
+            NO_TOKEN);
+
+    assertThat(config.security())
+        .isEqualTo(
+            new Security(
+                AuthMode.TOKENREVIEW,
+                List.of(
+                    new ServiceAccount("argo-rollouts", "argo-rollouts"),
+                    new ServiceAccount("ops", "rollouts-ci")),
+                List.of("weighbridge", "other"),
+                Optional.of(cert),
+                Optional.of(key)));
+    assertThat(config.security().tls()).isTrue();
+    assertThat(config.connectorDir()).isEqualTo(dir);
+    assertThat(config.effectiveValues())
+        .containsEntry("auth-mode", "tokenreview")
+        .containsEntry("allowed-service-accounts", "argo-rollouts:argo-rollouts,ops:rollouts-ci")
+        .containsEntry("auth-audiences", "weighbridge,other")
+        .containsEntry("tls-cert-file", cert.toString())
+        .containsEntry("connector-dir", dir.toString());
+  }
+
+  @ParameterizedTest
+  @CsvSource(
+      delimiter = '|',
+      textBlock =
+          """
+          --auth-mode=maybe                       | --auth-mode: invalid value 'maybe': expected one of tokenreview, none
+          --allowed-service-accounts=argo-rollouts | --allowed-service-accounts: invalid value 'argo-rollouts': expected a comma-separated list of <namespace>:<name>
+          --allowed-service-accounts=Argo:x       | expected a comma-separated list of <namespace>:<name> service accounts
+          --allowed-service-accounts=,            | expected at least one <namespace>:<name> service account
+          --tls-cert-file=/nonexistent/tls.crt    | --tls-cert-file: invalid value '/nonexistent/tls.crt': expected a PEM certificate file (no readable file is there)
+          """)
+  @DisplayName("When a security flag is invalid, then the error names the flag and the fix")
+  void invalidSecurityFlags(String arg, String message) {
+    assertThatThrownBy(() -> parse(arg))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(message);
+  }
+
+  @Test
+  @DisplayName("When only one of the TLS files is set, then both are asked for")
+  void tlsNeedsBothFiles(@TempDir Path dir) throws IOException {
+    Path cert = Files.writeString(dir.resolve("tls.crt"), "cert");
+
+    assertThatThrownBy(() -> parse("--tls-cert-file=" + cert))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("--tls-cert-file and --tls-key-file go together");
   }
 }

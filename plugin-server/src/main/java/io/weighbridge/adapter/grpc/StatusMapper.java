@@ -7,7 +7,9 @@ import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.NotFoundException;
 import io.weighbridge.domain.NotImplementedException;
 import io.weighbridge.domain.PartialFailureException;
+import io.weighbridge.domain.PermissionDeniedException;
 import io.weighbridge.domain.RejectedException;
+import io.weighbridge.domain.UnauthenticatedException;
 import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.WeighbridgeException;
 import org.slf4j.Logger;
@@ -50,6 +52,8 @@ public final class StatusMapper {
       case UnavailableException e -> Status.Code.UNAVAILABLE;
       case DeadlineException e -> Status.Code.DEADLINE_EXCEEDED;
       case NotImplementedException e -> Status.Code.UNIMPLEMENTED;
+      case UnauthenticatedException e -> Status.Code.UNAUTHENTICATED;
+      case PermissionDeniedException e -> Status.Code.PERMISSION_DENIED;
       // A partial failure without a cause is a bug in whoever built it: report it as internal.
       case PartialFailureException e ->
           e.firstFailure() == null ? Status.Code.INTERNAL : code(e.firstFailure());

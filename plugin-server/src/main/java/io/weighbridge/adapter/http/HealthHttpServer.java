@@ -82,6 +82,30 @@ public final class HealthHttpServer implements AutoCloseable {
         exchange -> respond(exchange, 404, TEXT, "not found: try /healthz, /readyz or /metrics\n"));
   }
 
+  /**
+   * Serves {@code handler} under the path prefix {@code path} (e.g. {@code /connector/}) as well;
+   * call before {@link #start()}. The handler checks methods and paths itself.
+   */
+  public void serve(String path, HttpHandler handler) {
+    server.createContext(path, handler);
+  }
+
+  /**
+   * Serves {@code GET path} with the JSON {@code body} supplies at each request (e.g. the
+   * analyzer's {@code /api/v1/analyses}); call before {@link #start()}.
+   */
+  public void addJsonEndpoint(String path, Supplier<String> body) {
+    server.createContext(
+        path,
+        get(
+            exchange ->
+                respond(
+                    exchange,
+                    200,
+                    "application/json",
+                    body.get().getBytes(java.nio.charset.StandardCharsets.UTF_8))));
+  }
+
   /** Starts answering. */
   public void start() {
     server.start();

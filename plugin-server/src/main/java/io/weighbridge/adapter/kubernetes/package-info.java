@@ -15,6 +15,9 @@
  *   <li>{@code apiextensions.k8s.io} {@code customresourcedefinitions}: {@code get} (may be
  *       restricted with resourceNames to {@code httproutes.gateway.networking.k8s.io} and the other
  *       three route CRDs), to learn which optional fields the served schema keeps.
+ *   <li>{@code authentication.k8s.io} {@code tokenreviews}: {@code create} (cluster-scoped), for
+ *       {@code --auth-mode=tokenreview} ({@link
+ *       io.weighbridge.adapter.kubernetes.TokenReviewAuthenticator}).
  * </ul>
  *
  * <p>A missing permission is reported as a {@link io.weighbridge.domain.RejectedException} naming

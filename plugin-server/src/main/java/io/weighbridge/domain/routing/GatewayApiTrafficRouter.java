@@ -8,11 +8,14 @@ import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.MirrorRoute;
 import io.weighbridge.domain.NotFoundException;
 import io.weighbridge.domain.PartialFailureException;
+import io.weighbridge.domain.RejectedException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.TrafficRouter;
 import io.weighbridge.domain.VerifyResult;
 import io.weighbridge.domain.WeighbridgeException;
 import io.weighbridge.domain.WeightDestination;
+import io.weighbridge.domain.analysis.CanaryRouting;
+import io.weighbridge.domain.analysis.RolloutAnalysisTarget;
 import io.weighbridge.domain.routing.RoutingConfig.RouteRef;
 import io.weighbridge.domain.routing.RoutingConfig.RouteSelector;
 import io.weighbridge.domain.routing.RoutingConfig.VerifyMode;
@@ -28,9 +31,11 @@ import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -52,11 +57,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe; {@link #close()} stops the watches and the background thread.
  */
-public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseable {
+public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouting, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(GatewayApiTrafficRouter.class);
 
   /** What {@link #type()} answers; Argo only logs it. */
   public static final String TYPE = "WeighbridgeGatewayAPI";
+
+  /** The connector version shown for the analyzer's own calls (logs only). */
+  static final String ANALYZER_CALLER = "weighbridge-analyzer";
 
   static final String RULE_NAME_FIELD = "spec.rules[].name";
   static final String MIRROR_PERCENT_FIELD = "spec.rules[].filters[].requestMirror.percent";
@@ -71,6 +79,8 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
   private final Map<String, RolloutHashes> hashes = new ConcurrentHashMap<>();
   private final ScheduledExecutorService executor;
   private final DriftGuard drift;
+  private final List<WeightListener> weightListeners = new CopyOnWriteArrayList<>();
+  private final List<WeightVeto> weightVetoes = new CopyOnWriteArrayList<>();
 
   /**
    * The hashes Argo last sent for a Rollout in UpdateHash, for the analyzer.
@@ -229,6 +239,14 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
       int desiredWeight,
       List<WeightDestination> additionalDestinations) {
     RoutingConfig config = config(caller, rollout);
+    if (desiredWeight > 0) {
+      for (WeightVeto veto : weightVetoes) {
+        Optional<String> why = veto.vetoCanary(rollout, config.pluginKey(), desiredWeight);
+        if (why.isPresent()) {
+          throw new RejectedException(why.get());
+        }
+      }
+    }
     Desired desired = WeightPlanner.desired(desiredWeight, additionalDestinations, config);
     List<RouteContext> targets = contexts(config, rollout);
     Map<RouteId, RouteContext> byId = new LinkedHashMap<>();
@@ -249,6 +267,13 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
                   managedLeft[0] = true;
                 }
               });
+      for (WeightListener listener : weightListeners) {
+        try {
+          listener.weightSet(rollout, config.pluginKey(), desiredWeight);
+        } catch (RuntimeException e) {
+          LOG.warn("weight listener failed for Rollout {}", rollout.key(), e);
+        }
+      }
     } finally {
       boolean inProgress =
           desired.canary() > 0 || !desired.experiments().isEmpty() || managedLeft[0];
@@ -420,6 +445,60 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseab
   public void close() {
     drift.close();
     executor.shutdownNow();
+  }
+
+  /** Tells {@code listener} of every SetWeight applied from now on (the analyzer's lifecycle). */
+  public void addWeightListener(WeightListener listener) {
+    weightListeners.add(Objects.requireNonNull(listener, "listener"));
+  }
+
+  /**
+   * Lets {@code veto} refuse SetWeight calls above 0 (the analyzer, after it reverted a canary).
+   */
+  public void addWeightVeto(WeightVeto veto) {
+    weightVetoes.add(Objects.requireNonNull(veto, "veto"));
+  }
+
+  @Override
+  public CanaryPlan plan(Rollout rollout, String pluginKey) {
+    RoutingConfig config = config(new Caller(pluginKey, ANALYZER_CALLER), rollout);
+    List<RolloutAnalysisTarget.Route> routes = new ArrayList<>();
+    for (RouteRef ref : resolve(config)) {
+      RouteId id = ref.id();
+      boolean mesh =
+          client
+              .get(id)
+              .map(r -> r.object().path("spec").path("parentRefs"))
+              .map(GatewayApiTrafficRouter::hasServiceParent)
+              .orElse(false);
+      routes.add(
+          new RolloutAnalysisTarget.Route(
+              id.namespace(),
+              id.name(),
+              id.kind() == RouteKind.GRPC,
+              mesh
+                  ? RolloutAnalysisTarget.Plane.EAST_WEST
+                  : RolloutAnalysisTarget.Plane.NORTH_SOUTH));
+    }
+    return new CanaryPlan(
+        config.analysis(), config.canaryService(), config.stableService(), routes);
+  }
+
+  /** GAMMA: a route whose parent is a Service splits east/west (mesh) traffic. */
+  private static boolean hasServiceParent(JsonNode parentRefs) {
+    for (JsonNode ref : parentRefs) {
+      String group = ref.path("group").asText("");
+      if ("Service".equals(ref.path("kind").asText(""))
+          && (group.isEmpty() || group.equals("core"))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  @Override
+  public void revert(Rollout rollout, String pluginKey) {
+    setWeight(new Caller(pluginKey, ANALYZER_CALLER), rollout, 0, List.of());
   }
 
   /** The routes watched for drift for the Rollout {@code namespace/name} (for tests and status). */

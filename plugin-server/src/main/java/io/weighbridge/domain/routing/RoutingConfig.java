@@ -1,5 +1,6 @@
 package io.weighbridge.domain.routing;
 
+import io.weighbridge.domain.analysis.AnalysisConfig;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -20,6 +21,7 @@ import java.util.Set;
  * @param selectors label selectors that discover further routes on every call
  * @param inProgressLabel the GitOps label set while a canary runs, or empty when disabled
  * @param verifyMode how VerifyWeight checks routes that do not override it
+ * @param analysis the canary analyzer's settings ({@code analysis} key; defaults when absent)
  */
 record RoutingConfig(
     String pluginKey,
@@ -31,7 +33,8 @@ record RoutingConfig(
     List<RouteRef> routes,
     List<RouteSelector> selectors,
     Optional<InProgressLabel> inProgressLabel,
-    VerifyMode verifyMode) {
+    VerifyMode verifyMode,
+    AnalysisConfig analysis) {
 
   /** Copies the collections. */
   RoutingConfig {

@@ -3,6 +3,8 @@ package io.weighbridge.domain.routing;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.Rollout;
+import io.weighbridge.domain.analysis.AnalysisConfig;
+import io.weighbridge.domain.analysis.AnalysisConfigParser;
 import io.weighbridge.domain.routing.RoutingConfig.InProgressLabel;
 import io.weighbridge.domain.routing.RoutingConfig.LabelRequirement;
 import io.weighbridge.domain.routing.RoutingConfig.LabelRequirement.Operator;
@@ -30,7 +32,8 @@ import java.util.regex.Pattern;
  * ruleNames, verifyWeight}]}), {@code httpRouteSelector|...} (label selectors), {@code namespace}
  * (default: the Rollout's), {@code disableInProgressLabel}, {@code inProgressLabelKey}, {@code
  * inProgressLabelValue}, {@code verifyWeight} ({@code status} (default), {@code spec} or {@code
- * off}).
+ * off}), {@code analysis} (the canary analyzer's settings, read by {@link AnalysisConfigParser};
+ * absent means the protective defaults).
  */
 final class RoutingConfigParser {
 
@@ -79,7 +82,8 @@ final class RoutingConfigParser {
             "disableInProgressLabel",
             "inProgressLabelKey",
             "inProgressLabelValue",
-            "verifyWeight"));
+            "verifyWeight",
+            AnalysisConfigParser.KEY));
     return List.copyOf(keys);
   }
 
@@ -183,6 +187,7 @@ final class RoutingConfigParser {
     }
 
     Optional<InProgressLabel> label = inProgressLabel(plugin, path);
+    AnalysisConfig analysis = AnalysisConfigParser.parse(plugin, path);
     return new RoutingConfig(
         pluginKey,
         rollout.namespace(),
@@ -193,7 +198,8 @@ final class RoutingConfigParser {
         List.copyOf(routes.values()),
         selectors,
         label,
-        verifyMode);
+        verifyMode,
+        analysis);
   }
 
   private static String requiredService(JsonNode canary, String field) {

@@ -386,4 +386,28 @@ class GatewayApiTrafficRouterTest {
     ((ObjectNode) route.path("metadata").path("labels")).put(key, value);
     return route;
   }
+
+  @Test
+  @DisplayName(
+      "When a veto refuses the canary, then SetWeight above 0 writes nothing; 0 still goes")
+  void vetoedSetWeight() {
+    RouteId http = h.cluster.put(Fixtures.exampleRoute("traefik/httproute.yml"));
+    Rollout r = rollout("{'httpRoute': 'argo-rollouts-http-route'}");
+    h.router.setWeight(CALLER, r, 10, List.of());
+    List<Integer> asked = new java.util.ArrayList<>();
+    h.router.addWeightVeto(
+        (rollout, plugin, weight) -> {
+          asked.add(weight);
+          return java.util.Optional.of("the analyzer aborted it");
+        });
+
+    assertThatThrownBy(() -> h.router.setWeight(CALLER, r, 30, List.of()))
+        .isInstanceOf(io.weighbridge.domain.RejectedException.class)
+        .hasMessage("the analyzer aborted it");
+    assertThat(weights(h.cluster.object(http), 0)).containsEntry(CANARY, 10);
+
+    h.router.setWeight(CALLER, r, 0, List.of());
+    assertThat(weights(h.cluster.object(http), 0)).containsEntry(CANARY, 0);
+    assertThat(asked).containsExactly(30);
+  }
 }
