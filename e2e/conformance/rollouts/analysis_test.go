@@ -40,14 +40,29 @@ func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
 	a.tl.Note("data plane: 2000 req/s per route; stable fails 0.1%%, canary fails 50%%")
 
 	a.release(t, "v2-bad")
-	a.atPause(t, 1, stepTimeout)
-	a.awaitWeights(t, 1, 100, 5*time.Second)
-	atOnePercent := time.Now()
+	// The analyzer may act before Argo reaches the pause (Argo re-verifies the 1% after 10 s), so the test
+	// waits for the weights only; when every route first carried 1% is read from the timeline.
+	a.awaitWeights(t, 1, 100, stepTimeout)
 	a.tl.Note("every route at canary=1%%: the analyzer has a bad canary to find")
-
 	a.awaitWeights(t, 0, 100, 2*time.Minute)
-	routesReverted := time.Since(atOnePercent)
-	a.tl.Note("every route back at canary=0%% %v after reaching 1%%", routesReverted.Round(time.Millisecond))
+	var atOnePercent time.Time
+	for _, r := range a.routes {
+		seen := a.tl.FirstSeen(r.String(), canarySvc+"=1 "+stableSvc+"=99", time.Time{})
+		if seen.IsZero() {
+			t.Fatalf("the timeline never saw %s at canary=1%%:\n%s", r, a.tl)
+		}
+		if seen.After(atOnePercent) {
+			atOnePercent = seen
+		}
+	}
+	var revertedAt time.Time
+	for _, r := range a.routes {
+		if seen := a.tl.FirstSeen(r.String(), canarySvc+"=0 "+stableSvc+"=100", atOnePercent); seen.After(revertedAt) {
+			revertedAt = seen
+		}
+	}
+	routesReverted := revertedAt.Sub(atOnePercent)
+	a.tl.Note("every route back at canary=0%% %v after all reached 1%%", routesReverted.Round(time.Millisecond))
 	ro := a.awaitRollout(t, 2*time.Minute, "aborted and Degraded", func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Abort && ro.Status.Phase == v1alpha1.RolloutPhaseDegraded
 	})

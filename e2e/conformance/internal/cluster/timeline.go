@@ -165,3 +165,13 @@ func (t *Timeline) String() string {
 	}
 	return b.String()
 }
+
+// FirstSeen is when source first reported what after the given time (zero when never).
+func (t *Timeline) FirstSeen(source, what string, after time.Time) time.Time {
+	for _, e := range t.Events() {
+		if e.Source == source && e.What == what && e.At.After(after) {
+			return e.At
+		}
+	}
+	return time.Time{}
+}
