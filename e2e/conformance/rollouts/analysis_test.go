@@ -55,10 +55,23 @@ func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
 			atOnePercent = seen
 		}
 	}
+	// The timeline polls on its own: wait until it has recorded every route at 0%, too.
 	var revertedAt time.Time
-	for _, r := range a.routes {
-		if seen := a.tl.FirstSeen(r.String(), canarySvc+"=0 "+stableSvc+"=100", atOnePercent); seen.After(revertedAt) {
-			revertedAt = seen
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		revertedAt = time.Time{}
+		missing := false
+		for _, r := range a.routes {
+			seen := a.tl.FirstSeen(r.String(), canarySvc+"=0 "+stableSvc+"=100", atOnePercent)
+			missing = missing || seen.IsZero()
+			if seen.After(revertedAt) {
+				revertedAt = seen
+			}
+		}
+		if !missing {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the timeline did not record every route at 0%% within 5 s:\n%s", a.tl)
 		}
 	}
 	routesReverted := revertedAt.Sub(atOnePercent)

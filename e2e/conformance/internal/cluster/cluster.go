@@ -490,8 +490,11 @@ func poll(p *Proc, timeout time.Duration, what string, done func() (bool, error)
 
 var probe = &http.Client{Timeout: 2 * time.Second}
 
+// fetch is for real requests (the connector's digest, hashed on first request by a cold JVM): not a probe.
+var fetch = &http.Client{Timeout: 60 * time.Second}
+
 func httpGet(url string) (string, error) {
-	resp, err := probe.Get(url)
+	resp, err := fetch.Get(url)
 	if err != nil {
 		return "", fmt.Errorf("GET %s: %w", url, err)
 	}
