@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance run bench clean fmt generate image
+.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e run bench clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -57,6 +57,16 @@ connector-test:
 conformance: build controlplane
 	cd e2e/conformance && $(GO) vet ./... && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) test -count=1 -v ./...
+
+## e2e: the end-to-end scenarios: the real Argo Rollouts controller v1.9.1 drives canaries through the connector
+## and plugin-server on a local control plane built from Go modules (etcd, kube-apiserver, kube-controller-manager,
+## KWOK; cached like `make controlplane`), then tears it down and prints each scenario's timeline
+## (E2E_ARGS="-run TestPerMille" picks scenarios; see e2e/README.md)
+e2e: build
+	bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e) && cd e2e/conformance && $(GO) vet -tags e2e ./... && \
+	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
+	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
+	  $(GO) test -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
 
 ## run: start plugin-server on its defaults (gRPC :9090, HTTP :8080; ARGS=--help lists the flags)
 # The class-data archive, written by the first run and reused (and renewed when the jar changes) by later

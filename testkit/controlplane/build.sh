@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Builds the pinned control-plane binaries (kube-apiserver, etcd) that Weighbridge's tests run, into
+# Builds the pinned control-plane binaries that Weighbridge's tests run, into
 #   $WEIGHBRIDGE_CACHE/controlplane/<key>/bin/
 # and prints that bin directory on stdout (everything else goes to stderr).
 #
-# <key> is a hash of this module's go.mod, go.sum, Go sources and build recipe, so a version bump builds a new
+#   build.sh        kube-apiserver and etcd (the integration tests)
+#   build.sh e2e    those plus kube-controller-manager (this module), kwok (./kwok, its own module: KWOK builds
+#                   against a newer Kubernetes client) and Argo's rollouts-controller v1.9.1 (./rollouts, its own
+#                   module with Argo's replace directives); the end-to-end tests
+#
+# <key> is a hash of the set, the modules' go.mod, go.sum, Go sources and build recipe, so a version bump builds a new
 # directory while an unchanged module finds its binaries in the cache and returns at once (no Go call at all).
 # A build goes to a temporary directory that is renamed into place when complete; concurrent invocations
 # serialise on a per-key flock, so a second caller waits and then reuses the first caller's result.
@@ -17,15 +22,33 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${WEIGHBRIDGE_CACHE:-$HOME/.cache/weighbridge}
 log() { echo "controlplane: $*" >&2; }
 
+set_=${1:-core}
 # What is built and how; part of the cache key, so changing it rebuilds.
 recipe="v1 CGO_ENABLED=0 -trimpath -buildvcs=false -ldflags=-s -w (+version stamps) ./cmd/etcd k8s.io/kubernetes/cmd/kube-apiserver"
 binaries=(etcd kube-apiserver)
+files=()
+modules=(.)
+case "$set_" in
+  core) ;;
+  e2e)
+    recipe+=" k8s.io/kubernetes/cmd/kube-controller-manager kwok:sigs.k8s.io/kwok/cmd/kwok+fast-stages"
+    recipe+=" rollouts:github.com/argoproj/argo-rollouts/cmd/rollouts-controller"
+    binaries+=(kube-controller-manager kwok rollouts-controller)
+    files=(kwok-stages.yaml)
+    modules+=(kwok rollouts)
+    ;;
+  *)
+    log "unknown set '$set_': use no argument (kube-apiserver, etcd) or 'e2e' (plus kube-controller-manager, kwok," \
+      "rollouts-controller)"
+    exit 2
+    ;;
+esac
 
 cd "$here"
 key=$(
   {
     printf '%s\n' "$recipe"
-    cat go.mod go.sum
+    for m in "${modules[@]}"; do cat "$m/go.mod" "$m/go.sum"; done
     find cmd -name '*.go' -print0 | sort -z | xargs -0 cat
   } | sha256sum | cut -c1-16
 )
@@ -35,6 +58,7 @@ dest="$root/$key"
 complete() {
   local b
   for b in "${binaries[@]}"; do [[ -x "$dest/bin/$b" ]] || return 1; done
+  for b in "${files[@]}"; do [[ -s "$dest/bin/$b" ]] || return 1; done
 }
 
 if complete; then
@@ -66,7 +90,7 @@ tmp=$(mktemp -d "$root/.tmp-$key.XXXXXX")
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 
-log "building kube-apiserver and etcd (key $key) with $("$GO" version); with cold Go caches this downloads modules" \
+log "building ${binaries[*]} (key $key) with $("$GO" version); with cold Go caches this downloads modules" \
   "and compiles for several minutes"
 start=$SECONDS
 
@@ -79,13 +103,31 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   stamp+=" -X $pkg.gitVersion=$kver -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kminor -X $pkg.gitTreeState=clean"
 done
 
-CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -ldflags "-s -w$stamp" -o "$tmp/bin/" \
-  ./cmd/etcd k8s.io/kubernetes/cmd/kube-apiserver
+build() { CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -o "$tmp/bin/" "$@"; }
+k8s=(./cmd/etcd k8s.io/kubernetes/cmd/kube-apiserver)
+[[ "$set_" == e2e ]] && k8s+=(k8s.io/kubernetes/cmd/kube-controller-manager)
+build -ldflags "-s -w$stamp" "${k8s[@]}"
 {
   echo "key: $key"
   echo "go: $("$GO" version)"
   "$GO" list -m -f '{{.Path}} {{.Version}}' k8s.io/kubernetes go.etcd.io/etcd/server/v3
 } >"$tmp/VERSIONS"
+if [[ "$set_" == e2e ]]; then
+  # Argo stamps its version the way its Makefile does, so the controller logs v1.9.1 rather than v99.
+  aver=$(cd rollouts && "$GO" list -m -f '{{.Version}}' github.com/argoproj/argo-rollouts)
+  (cd rollouts && build -ldflags "-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=$aver" \
+    github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
+  (cd kwok && build -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok)
+  # KWOK has no built-in behaviour: its "fast" Stages (node Ready at once; pod scheduled -> Running and Ready;
+  # deleted pod -> gone) come with its module and are written beside the binary, as kwok-stages.yaml.
+  kdir=$(cd kwok && "$GO" list -m -f '{{.Dir}}' sigs.k8s.io/kwok)
+  for f in "$kdir"/kustomize/stage/node/fast/node-initialize.yaml "$kdir"/kustomize/stage/pod/fast/pod-*.yaml; do
+    echo "---"
+    cat "$f"
+  done >"$tmp/bin/kwok-stages.yaml"
+  (cd rollouts && "$GO" list -m -f '{{.Path}} {{.Version}}' github.com/argoproj/argo-rollouts) >>"$tmp/VERSIONS"
+  (cd kwok && "$GO" list -m -f '{{.Path}} {{.Version}}' sigs.k8s.io/kwok) >>"$tmp/VERSIONS"
+fi
 log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"
 
 mv -T "$tmp" "$dest"
