@@ -176,7 +176,8 @@ final class StatusFormatter {
               .append(analyzer.identity() == null ? "" : " (replica " + analyzer.identity() + ")")
               .append(
                   Boolean.FALSE.equals(analyzer.leader())
-                      ? "; this replica does not lead the analyzer, its list may be empty"
+                      ? "; this replica does not lead the analyzer: it judges nothing, so its analyses carry no"
+                          + " verdict (ask again, or the leader's pod through a port-forward)"
                       : "")
               .append(".\n");
       default ->

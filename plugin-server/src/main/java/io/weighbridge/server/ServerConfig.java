@@ -594,6 +594,8 @@ public record ServerConfig(
             Weighbridge plugin-server: serves the Weighbridge gRPC contract that the connector
             (run by Argo Rollouts as a traffic-router plugin) forwards every call to.
             Every flag can also be set as an environment variable; a flag wins.
+            The same jar is the operator CLI: java -jar weighbridge-plugin-server.jar
+            status|plan|connector-config --help (docs/cli.md).
 
             """);
     for (Key key : Key.values()) {

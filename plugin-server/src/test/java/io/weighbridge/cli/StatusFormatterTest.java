@@ -130,7 +130,7 @@ class StatusFormatterTest {
             List.of(rollout(List.of(), null, null)));
     assertThat(StatusFormatter.text(noEntry))
         .contains("analysis: none (the analyzer is not analysing this Rollout)")
-        .contains("this replica does not lead the analyzer, its list may be empty");
+        .contains("this replica does not lead the analyzer: it judges nothing");
   }
 
   @Test
