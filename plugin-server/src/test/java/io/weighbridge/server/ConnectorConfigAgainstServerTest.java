@@ -106,7 +106,35 @@ class ConnectorConfigAgainstServerTest {
             HttpResponse.BodyHandlers.ofByteArray());
     assertThat(download.statusCode()).isEqualTo(200);
     assertThat(download.body()).isEqualTo(binary);
-    assertThat(run.out).contains("- \"--server=127.0.0.1:9090\"");
+    assertThat(run.out)
+        .contains("- \"--server=127.0.0.1:9090\"")
+        .as("plugin-server authenticates by default, so the connector must send a token")
+        .contains("- \"--token-file=/var/run/secrets/kubernetes.io/serviceaccount/token\"");
+  }
+
+  @Test
+  @DisplayName(
+      "When --token-file is empty (a server with --auth-mode=none), then the connector gets no"
+          + " token argument; one given with --connector-arg is not doubled")
+  void tokenFileChoices() throws Exception {
+    Files.write(connectorDir.resolve("weighbridge-connector-linux-amd64"), new byte[] {1, 2, 3});
+
+    Run none = cli("connector-config", "--server-url", url, "--token-file=", "-o", "helm");
+    Run own =
+        cli(
+            "connector-config",
+            "--server-url",
+            url,
+            "--connector-arg=--token-file=/var/run/secrets/weighbridge/token",
+            "-o",
+            "helm");
+
+    assertThat(none.code).as(none.err).isZero();
+    assertThat(none.out).doesNotContain("--token-file");
+    assertThat(own.code).as(own.err).isZero();
+    assertThat(own.out)
+        .contains("- \"--token-file=/var/run/secrets/weighbridge/token\"")
+        .doesNotContain("serviceaccount/token");
   }
 
   @Test
