@@ -243,7 +243,7 @@ class WeighbridgeChartTest {
                   "gateway.networking.k8s.io/tlsroutes", routeVerbs,
                   "/services", List.of("get"),
                   "apiextensions.k8s.io/customresourcedefinitions", List.of("get"),
-                  "argoproj.io/rollouts", List.of("get", "list", "watch"),
+                  "argoproj.io/rollouts", List.of("get", "list", "watch", "patch"),
                   "argoproj.io/rollouts/status", List.of("patch"),
                   "/events", List.of("create"),
                   "authentication.k8s.io/tokenreviews", List.of("create")));
@@ -277,7 +277,8 @@ class WeighbridgeChartTest {
       assertThat(role.path("rules")).hasSize(1);
       assertThat(texts(role.at("/rules/0/apiGroups"))).containsExactly("coordination.k8s.io");
       assertThat(texts(role.at("/rules/0/resources"))).containsExactly("leases");
-      assertThat(texts(role.at("/rules/0/verbs"))).containsExactly("get", "create", "update");
+      assertThat(texts(role.at("/rules/0/verbs")))
+          .containsExactly("get", "create", "update", "patch");
 
       String account = rendered.one("ServiceAccount").at("/metadata/name").asText();
       assertThat(rendered.one("Deployment").at("/spec/template/spec/serviceAccountName").asText())
