@@ -361,7 +361,8 @@ class WeighbridgeChartTest {
 
     @Test
     @DisplayName(
-        "When the upcoming features' RBAC is switched off, then leases and tokenreviews go")
+        "When leader election's and TokenReview's RBAC is switched off, then leases and"
+            + " tokenreviews go")
     void optionalRbac() throws IOException {
       Rendered rendered = render(Map.of("rbac.leaderElection", false, "rbac.tokenReview", false));
       assertThat(rendered.all("Role")).isEmpty();

@@ -74,6 +74,9 @@ public final class Cli {
     cli.addSubcommand("plan", new PlanCommand());
     cli.addSubcommand("connector-config", new ConnectorConfigCommand(http));
     cli.setUsageHelpWidth(100); // after adding: picocli applies it to the subcommands present
+    // --connector-arg=--token-file=... and --connector-arg=--plugin-name=... pass connector flags
+    // whose names are also connector-config's own options: take them as values, not options
+    cli.getSubcommands().get("connector-config").setAllowOptionsAsOptionParameters(true);
     cli.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
           PrintWriter err = commandLine.getErr();

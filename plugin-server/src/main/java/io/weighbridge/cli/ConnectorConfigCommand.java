@@ -42,6 +42,9 @@ final class ConnectorConfigCommand implements Callable<Integer> {
 
   private static final Pattern ARCH = Pattern.compile("[a-z0-9]+-[a-z0-9]+");
 
+  /** Where Kubernetes mounts a pod's service-account token: Argo's controller's, by default. */
+  static final String DEFAULT_TOKEN_FILE = "/var/run/secrets/kubernetes.io/serviceaccount/token";
+
   @Option(
       names = "--server-url",
       paramLabel = "URL",
@@ -97,6 +100,17 @@ final class ConnectorConfigCommand implements Callable<Integer> {
       defaultValue = "argo-rollouts",
       description = "the Argo Rollouts controller's namespace (default: ${DEFAULT-VALUE})")
   String argoNamespace;
+
+  @Option(
+      names = "--token-file",
+      paramLabel = "FILE",
+      defaultValue = DEFAULT_TOKEN_FILE,
+      description =
+          "the connector's --token-file: the token it sends, read inside Argo's controller pod;"
+              + " plugin-server's default --auth-mode=tokenreview refuses calls without one."
+              + " Empty (--token-file=) leaves it out, for --auth-mode=none (default:"
+              + " ${DEFAULT-VALUE}, the controller's own service-account token)")
+  String tokenFile;
 
   @Option(
       names = "--connector-arg",
@@ -168,7 +182,7 @@ final class ConnectorConfigCommand implements Callable<Integer> {
               Urls.resolve(server, "/connector/" + arch),
               sha256,
               grpc,
-              connectorArgs,
+              connectorArgs(),
               argoNamespace);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
@@ -222,6 +236,23 @@ final class ConnectorConfigCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new CliException(e.getMessage() + hint);
     }
+  }
+
+  /**
+   * The further connector arguments: the token file first (plugin-server authenticates by default),
+   * unless empty or already given with --connector-arg.
+   */
+  private List<String> connectorArgs() {
+    boolean given =
+        connectorArgs.stream()
+            .anyMatch(a -> a.equals("--token-file") || a.startsWith("--token-file="));
+    if (tokenFile == null || tokenFile.isBlank() || given) {
+      return connectorArgs;
+    }
+    List<String> args = new ArrayList<>();
+    args.add("--token-file=" + tokenFile.strip());
+    args.addAll(connectorArgs);
+    return args;
   }
 
   static String digestOf(Path file) {

@@ -176,7 +176,8 @@ final class StatusFormatter {
               .append(analyzer.identity() == null ? "" : " (replica " + analyzer.identity() + ")")
               .append(
                   Boolean.FALSE.equals(analyzer.leader())
-                      ? "; this replica does not lead the analyzer, its list may be empty"
+                      ? "; this replica does not lead the analyzer: it judges nothing, so its analyses carry no"
+                          + " verdict (ask again, or the leader's pod through a port-forward)"
                       : "")
               .append(".\n");
       default ->
@@ -184,7 +185,11 @@ final class StatusFormatter {
     }
   }
 
-  /** {@code {"errorRate":0.01}} as {@code errorRate=0.01}; empty for a missing node. */
+  /**
+   * {@code {"value":0.01,"samples":449}} (the analyzer's check sides) as {@code value=0.01000
+   * samples=449}: counts stay whole numbers, an unknown value (null) shows as {@code -}; empty for
+   * a missing node.
+   */
   static String compact(JsonNode node) {
     if (node == null || node.isMissingNode() || node.isNull()) {
       return "";
@@ -199,9 +204,11 @@ final class StatusFormatter {
                 parts.add(
                     e.getKey()
                         + "="
-                        + (e.getValue().isNumber()
-                            ? String.format(Locale.ROOT, "%.4g", e.getValue().asDouble())
-                            : e.getValue().asText())));
+                        + (e.getValue().isIntegralNumber()
+                            ? e.getValue().asText()
+                            : e.getValue().isNumber()
+                                ? String.format(Locale.ROOT, "%.4g", e.getValue().asDouble())
+                                : e.getValue().isNull() ? "-" : e.getValue().asText())));
     return String.join(" ", parts);
   }
 

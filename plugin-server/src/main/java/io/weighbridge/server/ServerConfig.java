@@ -223,7 +223,10 @@ public record ServerConfig(
         "9090",
         "TCP port of the gRPC server the connector calls; 0 picks a free port"),
     HTTP_PORT(
-        "http-port", "8080", "TCP port of /healthz, /readyz and /metrics; 0 picks a free port"),
+        "http-port",
+        "8080",
+        "TCP port of /healthz, /readyz, /metrics, /api/v1/analyses and /connector/; 0 picks a free"
+            + " port"),
     BIND_ADDRESS("bind-address", "0.0.0.0", "address both servers listen on"),
     KUBECONFIG("kubeconfig", "", "kubeconfig file; empty means in-cluster or default discovery"),
     ACCEPTED_PLUGIN_NAMES(
@@ -591,6 +594,8 @@ public record ServerConfig(
             Weighbridge plugin-server: serves the Weighbridge gRPC contract that the connector
             (run by Argo Rollouts as a traffic-router plugin) forwards every call to.
             Every flag can also be set as an environment variable; a flag wins.
+            The same jar is the operator CLI: java -jar weighbridge-plugin-server.jar
+            status|plan|connector-config --help (docs/cli.md).
 
             """);
     for (Key key : Key.values()) {

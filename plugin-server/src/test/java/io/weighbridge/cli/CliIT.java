@@ -250,7 +250,8 @@ class CliIT {
                "since":"2026-11-28T09:00:00Z",
                "verdict":{"outcome":"PASSED","reason":"canary within bounds",
                  "checks":[{"name":"error-rate","outcome":"PASSED",
-                            "canary":{"errorRate":0.001},"stable":{"errorRate":0.002},
+                            "canary":{"value":0.001,"samples":120},
+                            "stable":{"value":0.002,"samples":1080},
                             "detail":"no significant difference"}]}}]}
             """
                 .formatted(ns));
@@ -290,7 +291,8 @@ class CliIT {
         .contains("managed rules: header \"canary-header\"")
         .contains("analysis: ANALYZING at canary weight 30 since 2026-11-28T09:00:00Z")
         .contains("verdict PASSED: canary within bounds")
-        .containsPattern("error-rate\\s+PASSED\\s+errorRate=0.001000")
+        .containsPattern(
+            "error-rate\\s+PASSED\\s+value=0.001000 samples=120\\s+value=0.002000 samples=1080")
         .contains("Analyzer verdicts from " + url + " (replica weighbridge-0)");
   }
 

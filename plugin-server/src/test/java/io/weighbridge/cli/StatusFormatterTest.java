@@ -130,6 +130,17 @@ class StatusFormatterTest {
             List.of(rollout(List.of(), null, null)));
     assertThat(StatusFormatter.text(noEntry))
         .contains("analysis: none (the analyzer is not analysing this Rollout)")
-        .contains("this replica does not lead the analyzer, its list may be empty");
+        .contains("this replica does not lead the analyzer: it judges nothing");
+  }
+
+  @Test
+  @DisplayName(
+      "When a check side has the analyzer's value and samples, then counts stay whole and an"
+          + " unknown value shows as -")
+  void checkSides() throws Exception {
+    ObjectMapper json = new ObjectMapper();
+    assertThat(StatusFormatter.compact(json.readTree("{\"value\":0.005,\"samples\":449}")))
+        .isEqualTo("value=0.005000 samples=449");
+    assertThat(StatusFormatter.compact(json.readTree("{\"value\":null}"))).isEqualTo("value=-");
   }
 }
