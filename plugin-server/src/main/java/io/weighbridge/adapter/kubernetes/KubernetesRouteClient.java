@@ -224,7 +224,7 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
   }
 
   /** Identifies one informer: a kind in all namespaces ({@code namespace == ""}) or in one. */
-  private record CacheKey(RouteKind kind, String namespace) {}
+  record CacheKey(RouteKind kind, String namespace) {}
 
   /** What an API request was about, for error messages. */
   private record Request(
@@ -513,6 +513,15 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     Subscription subscription = new Subscription(id, listener);
     subscriptions.computeIfAbsent(id, k -> new CopyOnWriteArraySet<>()).add(subscription);
     return subscription;
+  }
+
+  /**
+   * Which informers run now. Package-private for tests: fabric8's mock server can stall its
+   * shutdown when a watch is closed while it is still sending, so tests let each watch deliver a
+   * last event before closing (see KubernetesRouteClientTest#drainWatches).
+   */
+  Set<CacheKey> runningInformers() {
+    return Set.copyOf(caches.keySet());
   }
 
   /** Stops every informer and listener; the fabric8 client stays open (its owner closes it). */

@@ -9,6 +9,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResourceBuilder;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
@@ -23,6 +24,7 @@ import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.routing.ObservedRoute;
 import io.weighbridge.domain.routing.RouteId;
 import io.weighbridge.domain.routing.RouteKind;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -47,18 +49,74 @@ class KubernetesRouteClientTest {
   KubernetesClient client;
 
   private final ApiCallCounter calls = new ApiCallCounter();
+  private final List<KubernetesRouteClient> adapters = new ArrayList<>();
+  private final List<AutoCloseable> closeLast = new ArrayList<>();
+  private final AtomicInteger drains = new AtomicInteger();
   private KubernetesRouteClient routes;
 
   @BeforeEach
   void setUp() {
     MockGatewayApi.current().install(server);
     create(httpRoute(V1, NS, "web", Map.of("app", "web"), true));
-    routes = new KubernetesRouteClient(client, KubernetesRouteClient.Settings.defaults(), calls);
+    routes = adapter(client, KubernetesRouteClient.Settings.defaults());
   }
 
+  /**
+   * Closes the adapters only once their watches have nothing left to send. fabric8's mock server
+   * (8.0.0) handles a watch's close on its event loop by waiting for the watch's send queue, while
+   * a send in flight waits for that same event loop (up to 30 s): closing a watch mid-send stalls
+   * the mock, and its shutdown fails after 10 s with "Unable to close MockWebServer".
+   */
   @AfterEach
-  void tearDown() {
-    routes.close();
+  void tearDown() throws Exception {
+    for (KubernetesRouteClient adapter : adapters) {
+      drainWatches(adapter);
+    }
+    for (KubernetesRouteClient adapter : adapters) {
+      adapter.close();
+    }
+    for (AutoCloseable c : closeLast) {
+      c.close();
+    }
+  }
+
+  /** An adapter on {@code on}, closed by {@link #tearDown()} after its watches are drained. */
+  private KubernetesRouteClient adapter(
+      KubernetesClient on, KubernetesRouteClient.Settings settings) {
+    var adapter = new KubernetesRouteClient(on, settings, calls);
+    adapters.add(adapter);
+    return adapter;
+  }
+
+  /**
+   * Creates one more route where each running informer watches and waits until the informer has it.
+   * The mock sends a watch's events in order, one at a time, so once the last one arrived none is
+   * in flight and the watch can be closed without stalling the mock.
+   */
+  private void drainWatches(KubernetesRouteClient adapter) {
+    for (var informer : adapter.runningInformers()) {
+      RouteKind kind = informer.kind();
+      String namespace = informer.namespace().isEmpty() ? NS : informer.namespace();
+      String name = "drain-" + drains.incrementAndGet();
+      String apiVersion = adapter.apiVersion(kind).orElseThrow();
+      client
+          .genericKubernetesResources(RouteFixtures.context(apiVersion, kind.kind()))
+          .inNamespace(namespace)
+          .resource(
+              new GenericKubernetesResourceBuilder()
+                  .withApiVersion(apiVersion)
+                  .withKind(kind.kind())
+                  .withNewMetadata()
+                  .withNamespace(namespace)
+                  .withName(name)
+                  .endMetadata()
+                  .build())
+          .create();
+      RouteId last = new RouteId(kind, namespace, name);
+      await()
+          .alias("the " + informer + " informer receives its last event")
+          .until(() -> adapter.get(last).isPresent());
+    }
   }
 
   private GenericKubernetesResource create(GenericKubernetesResource route) {
@@ -328,25 +386,24 @@ class KubernetesRouteClientTest {
         .always();
     // fabric8 itself retries 5xx; without retries the test need not wait for them.
     var settings = KubernetesClients.Settings.defaults();
-    try (KubernetesClient noRetries =
-            KubernetesClients.create(
-                client.getConfiguration(),
-                new KubernetesClients.Settings(
-                    settings.kubeconfig(),
-                    settings.context(),
-                    settings.requestTimeout(),
-                    settings.connectTimeout(),
-                    0,
-                    settings.retryBackoff(),
-                    settings.maxConcurrentRequestsPerHost()));
-        var adapter =
-            new KubernetesRouteClient(
-                noRetries, KubernetesRouteClient.Settings.defaults(), calls)) {
-      assertThatThrownBy(() -> adapter.patch(WEB, current -> setWeights(80, 20)))
-          .isInstanceOf(UnavailableException.class)
-          .hasMessageContaining("HTTP 503")
-          .hasMessageContaining("etcd is down");
-    }
+    KubernetesClient noRetries =
+        KubernetesClients.create(
+            client.getConfiguration(),
+            new KubernetesClients.Settings(
+                settings.kubeconfig(),
+                settings.context(),
+                settings.requestTimeout(),
+                settings.connectTimeout(),
+                0,
+                settings.retryBackoff(),
+                settings.maxConcurrentRequestsPerHost()));
+    closeLast.add(noRetries);
+    var adapter = adapter(noRetries, KubernetesRouteClient.Settings.defaults());
+
+    assertThatThrownBy(() -> adapter.patch(WEB, current -> setWeights(80, 20)))
+        .isInstanceOf(UnavailableException.class)
+        .hasMessageContaining("HTTP 503")
+        .hasMessageContaining("etcd is down");
   }
 
   @Test
@@ -366,22 +423,20 @@ class KubernetesRouteClientTest {
   void kindNotServed() {
     server.clearExpectations();
     new MockGatewayApi().serve("v1", "HTTPRoute").install(server);
-    try (var onlyHttp =
-        new KubernetesRouteClient(client, KubernetesRouteClient.Settings.defaults(), calls)) {
-      RouteId tcp = new RouteId(RouteKind.TCP, NS, "db");
+    var onlyHttp = adapter(client, KubernetesRouteClient.Settings.defaults());
+    RouteId tcp = new RouteId(RouteKind.TCP, NS, "db");
 
-      assertThat(onlyHttp.get(tcp)).isEmpty();
-      long discoveries = calls.count(Verb.GET, "discovery");
-      assertThat(onlyHttp.select(RouteKind.TCP, NS, Map.of())).isEmpty();
-      assertThat(onlyHttp.apiVersion(RouteKind.TCP)).isEmpty();
-      assertThatThrownBy(() -> onlyHttp.patch(tcp, current -> List.of()))
-          .isInstanceOf(NotFoundException.class)
-          .hasMessageContaining("serves no TCPRoute version")
-          .hasMessageContaining("experimental channel");
-      assertThat(calls.count(Verb.GET, "discovery"))
-          .as("no rediscovery within the interval")
-          .isEqualTo(discoveries);
-    }
+    assertThat(onlyHttp.get(tcp)).isEmpty();
+    long discoveries = calls.count(Verb.GET, "discovery");
+    assertThat(onlyHttp.select(RouteKind.TCP, NS, Map.of())).isEmpty();
+    assertThat(onlyHttp.apiVersion(RouteKind.TCP)).isEmpty();
+    assertThatThrownBy(() -> onlyHttp.patch(tcp, current -> List.of()))
+        .isInstanceOf(NotFoundException.class)
+        .hasMessageContaining("serves no TCPRoute version")
+        .hasMessageContaining("experimental channel");
+    assertThat(calls.count(Verb.GET, "discovery"))
+        .as("no rediscovery within the interval")
+        .isEqualTo(discoveries);
   }
 
   @Test
@@ -503,20 +558,18 @@ class KubernetesRouteClientTest {
   @DisplayName("When informers are per namespace, then reads still come from the cache")
   void namespaceScope() {
     create(httpRoute(V1, "other", "web", Map.of("app", "web"), false));
-    try (var scoped =
-        new KubernetesRouteClient(
+    var scoped =
+        adapter(
             client,
             KubernetesRouteClient.Settings.defaults()
-                .withScope(KubernetesRouteClient.InformerScope.NAMESPACE),
-            calls)) {
-      assertThat(scoped.get(WEB)).isPresent();
-      assertThat(scoped.select(RouteKind.HTTP, "other", Map.of("app", "web")))
-          .extracting(r -> r.id().namespace())
-          .containsExactly("other");
-      long before = calls.total();
-      scoped.patch(new RouteId(RouteKind.HTTP, "other", "web"), current -> setWeights(1, 99));
-      assertThat(calls.total()).isEqualTo(before + 1);
-    }
+                .withScope(KubernetesRouteClient.InformerScope.NAMESPACE));
+    assertThat(scoped.get(WEB)).isPresent();
+    assertThat(scoped.select(RouteKind.HTTP, "other", Map.of("app", "web")))
+        .extracting(r -> r.id().namespace())
+        .containsExactly("other");
+    long before = calls.total();
+    scoped.patch(new RouteId(RouteKind.HTTP, "other", "web"), current -> setWeights(1, 99));
+    assertThat(calls.total()).isEqualTo(before + 1);
   }
 
   @Test
@@ -531,30 +584,28 @@ class KubernetesRouteClientTest {
   @Test
   @DisplayName("When RBAC forbids listing routes, then the first read names list/watch")
   void listForbidden() throws Exception {
-    try (var fresh =
-        new KubernetesRouteClient(client, KubernetesRouteClient.Settings.defaults(), calls)) {
-      server
-          .expect()
-          .get()
-          .withPath(LIST_PATH)
-          .andReturn(
-              403,
-              MockGatewayApi.failure(
-                  403,
-                  "Forbidden",
-                  "httproutes.gateway.networking.k8s.io is forbidden: User"
-                      + " \"system:serviceaccount:argo-rollouts:weighbridge\" cannot list resource"
-                      + " \"httproutes\" in API group \"gateway.networking.k8s.io\" at the cluster"
-                      + " scope"))
-          .once();
+    var fresh = adapter(client, KubernetesRouteClient.Settings.defaults());
+    server
+        .expect()
+        .get()
+        .withPath(LIST_PATH)
+        .andReturn(
+            403,
+            MockGatewayApi.failure(
+                403,
+                "Forbidden",
+                "httproutes.gateway.networking.k8s.io is forbidden: User"
+                    + " \"system:serviceaccount:argo-rollouts:weighbridge\" cannot list resource"
+                    + " \"httproutes\" in API group \"gateway.networking.k8s.io\" at the cluster"
+                    + " scope"))
+        .once();
 
-      assertThatThrownBy(() -> fresh.get(new RouteId(RouteKind.HTTP, NS, "web")))
-          .isInstanceOf(RejectedException.class)
-          .hasMessageContaining(
-              "may not list/watch httproutes.gateway.networking.k8s.io cluster-wide")
-          .hasMessageContaining("ClusterRole");
-      assertThat(fresh.get(WEB)).as("the next call starts the informer again").isPresent();
-    }
+    assertThatThrownBy(() -> fresh.get(new RouteId(RouteKind.HTTP, NS, "web")))
+        .isInstanceOf(RejectedException.class)
+        .hasMessageContaining(
+            "may not list/watch httproutes.gateway.networking.k8s.io cluster-wide")
+        .hasMessageContaining("ClusterRole");
+    assertThat(fresh.get(WEB)).as("the next call starts the informer again").isPresent();
   }
 
   @Test
