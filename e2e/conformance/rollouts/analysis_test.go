@@ -36,7 +36,7 @@ func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
 	// waits for the weights only; when every route first carried 1% is read from the timeline.
 	a.awaitWeights(t, 1, 100, stepTimeout)
 	a.tl.Note("every route at canary=1%%: the analyzer has a bad canary to find")
-	revert, err := a.AwaitRevert(context.Background(), 1, 2*time.Minute)
+	revert, err := a.AwaitRevert(context.Background(), 1, time.Time{}, 2*time.Minute)
 	must(t, "revert", func() error { return err })
 	served, failed := kube.DataPlane.Served(a.ns, canarySvc)
 	t.Logf("time-to-revert: routes at 0%% after %v, Argo Degraded after %v; the canary served %d requests, %d failed",

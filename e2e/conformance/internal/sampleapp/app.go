@@ -378,15 +378,15 @@ type Revert struct {
 	Rollout *v1alpha1.Rollout
 }
 
-// AwaitRevert waits until every route, having sent canary (of total 100) to the canary, is back at 0 and Argo
-// reports the Rollout aborted and Degraded, and measures both (see Revert).
-func (a *App) AwaitRevert(ctx context.Context, canary int64, timeout time.Duration) (Revert, error) {
+// AwaitRevert waits until every route, having sent canary (of total 100) to the canary after since, is back at
+// 0 and Argo reports the Rollout aborted and Degraded, and measures both (see Revert).
+func (a *App) AwaitRevert(ctx context.Context, canary int64, since time.Time, timeout time.Duration) (Revert, error) {
 	if err := a.AwaitWeights(ctx, 0, 100, timeout); err != nil {
 		return Revert{}, err
 	}
 	var atCanary time.Time
 	for _, r := range a.Routes {
-		seen := a.TL.FirstSeen(r.String(), fmt.Sprintf("%s=%d %s=%d", CanarySvc, canary, StableSvc, 100-canary), time.Time{})
+		seen := a.TL.FirstSeen(r.String(), fmt.Sprintf("%s=%d %s=%d", CanarySvc, canary, StableSvc, 100-canary), since)
 		if seen.IsZero() {
 			return Revert{}, fmt.Errorf("the timeline never saw %s at canary=%d%%:\n%s", r, canary, a.TL)
 		}
