@@ -182,6 +182,7 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	d.screen = NewScreen(os.Stdout, d.live, height, title, []string{"web", "mesh", "grpc"})
 	d.start = time.Now()
+	d.note("release v2 (healthy): Argo starts the canary")
 	sampling, stopSampling := context.WithCancel(ctx)
 	sampled := make(chan struct{})
 	go func() {
@@ -204,6 +205,7 @@ func (d *demo) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sum.total = time.Since(d.start)
 	fmt.Print(sum.String())
 	return nil
 }
@@ -214,6 +216,7 @@ type summary struct {
 	stableRS string
 	bad      *badResult // nil: not run (no analyzer)
 	why      string     // why the bad-version part did not run
+	total    time.Duration
 }
 
 type badResult struct {
@@ -230,20 +233,21 @@ func (s summary) String() string {
 		s.promoted.Round(100*time.Millisecond), s.stableRS)
 	if s.bad == nil {
 		fmt.Fprintf(&b, "  v3-bad: not run: %s\n", s.why)
+		fmt.Fprintf(&b, "  the whole table took %v\n", s.total.Round(100*time.Millisecond))
 		return b.String()
 	}
 	r := s.bad.revert
 	fmt.Fprintf(&b, "  v3-bad (fails 50%% of its requests): the analyzer aborted it at 1%%: %s\n", s.bad.verdict)
-	fmt.Fprintf(&b, "  time-to-revert: every route back at 0%% %v after all three reached 1%%; Argo reported %s %v after\n",
+	fmt.Fprintf(&b, "  time-to-revert: every route back at 0%% %v after all three reached 1%%; Argo reported %s after %v\n",
 		r.RoutesReverted.Round(10*time.Millisecond), r.Rollout.Status.Phase, r.ArgoDegraded.Round(10*time.Millisecond))
 	fmt.Fprintf(&b, "  the bad canary served %d requests (%d failed) before it was cut off; the stable version kept serving\n",
 		s.bad.served, s.bad.failed)
+	fmt.Fprintf(&b, "  the whole table took %v\n", s.total.Round(100*time.Millisecond))
 	return b.String()
 }
 
 // promotion releases v2 and lets Argo take it from 1% to 100%.
 func (d *demo) promotion(ctx context.Context) (summary, error) {
-	d.note("release v2 (healthy): Argo starts the canary")
 	released := time.Now()
 	if err := d.app.Release(ctx, "v2"); err != nil {
 		return summary{}, err
@@ -272,6 +276,7 @@ func (d *demo) promotion(ctx context.Context) (summary, error) {
 func (d *demo) badVersion(ctx context.Context) (badResult, error) {
 	d.c.DataPlane.Behave(namespace, sampleapp.CanarySvc, cluster.Behaviour{ErrorRate: 0.5, MedianLatency: 20 * time.Millisecond})
 	since := time.Now()
+	servedBefore, failedBefore := d.c.DataPlane.Served(namespace, sampleapp.CanarySvc)
 	d.note("release v3-bad: its pods fail 50% of requests")
 	if err := d.app.Release(ctx, "v3-bad"); err != nil {
 		return badResult{}, err
@@ -287,11 +292,11 @@ func (d *demo) badVersion(ctx context.Context) (badResult, error) {
 	}
 	d.note(fmt.Sprintf("rolled back: every route at 0%% %v after reaching 1%%", revert.RoutesReverted.Round(10*time.Millisecond)))
 	served, failed := d.c.DataPlane.Served(namespace, sampleapp.CanarySvc)
-	r := badResult{revert: revert, verdict: "(no verdict read)", served: served, failed: failed}
+	r := badResult{revert: revert, verdict: "(no verdict read)", served: served - servedBefore, failed: failed - failedBefore}
 	if a, ok := d.analysis(); ok {
 		r.verdict = a.Phase
 		if a.Verdict.Reason != "" {
-			r.verdict += ": " + a.Verdict.Reason
+			r.verdict += ":\n      " + strings.ReplaceAll(a.Verdict.Reason, "; ", ";\n      ")
 		}
 	}
 	return r, nil
@@ -331,7 +336,7 @@ func (d *demo) row(ctx context.Context) Row {
 		r.Phase = string(ro.Status.Phase)
 		if ro.Status.Abort {
 			r.Phase += " (aborted)"
-		} else if len(ro.Status.PauseConditions) > 0 {
+		} else if len(ro.Status.PauseConditions) > 0 && ro.Status.Phase != v1alpha1.RolloutPhasePaused {
 			r.Phase += " (paused)"
 		}
 		if cs := ro.Spec.Template.Spec.Containers; len(cs) > 0 {
@@ -339,9 +344,8 @@ func (d *demo) row(ctx context.Context) Row {
 		}
 	}
 	for _, ref := range d.app.Routes {
-		w := d.app.TL.Route(ref)
 		weight := int64(-1)
-		if w.Backends != nil {
+		if w, err := d.c.RouteWeights(ctx, ref.GVR, ref.Namespace, ref.Name); err == nil {
 			weight = w.Backends[sampleapp.CanarySvc]
 		}
 		r.Weights = append(r.Weights, weight)

@@ -44,7 +44,7 @@ func (t *Table) columns() []column {
 	for _, r := range t.Routes {
 		cols = append(cols, column{r, max(len(r), 5)})
 	}
-	return append(cols, column{"analyzer", 9}, column{"canary requests", 16}, column{"event", 0})
+	return append(cols, column{"analyzer", 12}, column{"canary requests", 16}, column{"event", 0})
 }
 
 // Header is the title line and a rule under it.
