@@ -134,11 +134,12 @@ type demo struct {
 	status atomic.Value // string: what the demo waits for (the live status line)
 }
 
-// steps: 1% -> 10% -> 50% -> 100%; the pause after 1% gives the analyzer time to judge a bad canary there.
+// steps: 1% -> 10% -> 50% -> 100%, with pauses long enough to watch each weight; the pause after 1% also gives
+// the analyzer time to judge a bad canary there.
 func steps() []v1alpha1.CanaryStep {
 	return []v1alpha1.CanaryStep{
-		sampleapp.SetWeight(1), sampleapp.Pause("5s"), sampleapp.SetWeight(10), sampleapp.Pause("2s"),
-		sampleapp.SetWeight(50), sampleapp.Pause("2s"), sampleapp.SetWeight(100),
+		sampleapp.SetWeight(1), sampleapp.Pause("6s"), sampleapp.SetWeight(10), sampleapp.Pause("5s"),
+		sampleapp.SetWeight(50), sampleapp.Pause("5s"), sampleapp.SetWeight(100),
 	}
 }
 
