@@ -118,9 +118,8 @@ func run(ctx context.Context, live bool) error {
 	d := &demo{c: c, live: live}
 	d.status.Store("waiting")
 	err = d.run(ctx)
-	if err == nil {
-		keepLogs = false
-	}
+	// Kept only for a failure: an interrupted run is no failure (ctx ends the waits with context.Canceled).
+	keepLogs = err != nil && !errors.Is(err, context.Canceled)
 	return err
 }
 
