@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e run bench clean fmt generate image
+.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e demo run bench clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -67,6 +67,22 @@ e2e: build
 	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
 	  $(GO) test -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
+
+## demo: the main job: a local control plane (as `make e2e`), a sample app with Traefik and Linkerd routes, and a
+## live table of the real Argo Rollouts controller taking a canary 1% -> 100% through Weighbridge, then a bad
+## version rolled back by the analyzer, a summary, and tear-down (Ctrl-C tears down too; DEMO_ARGS=-plain)
+demo:
+	@echo "demo: building plugin-server (Maven) and the connector (Go): about 1-3 min; on a fresh machine longer, while"
+	@echo "      Maven and Go download their dependencies"
+	@$(MAKE) --no-print-directory build
+	@bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e 2> >(while IFS= read -r line; do \
+	    case $$line in "controlplane: building"*|"controlplane: another build"*) \
+	      echo "demo: the control plane (etcd, kube-apiserver, kube-controller-manager, KWOK, Argo Rollouts v1.9.1) is"; \
+	      echo "      built from Go modules into $(WEIGHBRIDGE_CACHE) once: about 15-25 minutes on 2 cores (more while Go"; \
+	      echo "      downloads the modules); later runs find it at once";; esac; \
+	    echo "$$line"; done >&2)) && cd e2e/conformance && \
+	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
+	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/demo $(DEMO_ARGS)
 
 ## run: start plugin-server on its defaults (gRPC :9090, HTTP :8080; ARGS=--help lists the flags)
 # The class-data archive, written by the first run and reused (and renewed when the jar changes) by later

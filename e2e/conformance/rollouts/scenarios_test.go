@@ -14,14 +14,10 @@ import (
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/cluster"
 )
 
-// stepTimeout bounds one Argo step: a reconcile, a plugin call, the route write and its acceptance take well
-// under a second; the rest is slack for a loaded two-core machine.
-const stepTimeout = time.Minute
-
 // (a) One Rollout over a north/south HTTPRoute (Traefik Gateway) and east/west HTTPRoute + GRPCRoute
 // (Linkerd, Service parent): 1% -> 10% -> 50% -> 100% with pauses, then full promotion.
 func TestCanaryOneToHundredPercent(t *testing.T) {
-	a := newApp(t, "scenario-a", appOptions{steps: []v1alpha1.CanaryStep{
+	a := newApp(t, "scenario-a", appOptions{Steps: []v1alpha1.CanaryStep{
 		setWeight(1), pause("2s"), setWeight(10), pause("2s"), setWeight(50), pause("2s"), setWeight(100), pause("2s"),
 	}})
 	a.release(t, "v2")
@@ -41,7 +37,7 @@ func TestHeaderRouteAddedThenRemoved(t *testing.T) {
 		Match: []v1alpha1.HeaderRoutingMatch{{HeaderName: "X-Canary", HeaderValue: &v1alpha1.StringMatch{Exact: "yes"}}},
 	}}
 	unset := v1alpha1.CanaryStep{SetHeaderRoute: &v1alpha1.SetHeaderRoute{Name: "canary-header"}}
-	a := newApp(t, "scenario-b", appOptions{headerRoutes: true, steps: []v1alpha1.CanaryStep{
+	a := newApp(t, "scenario-b", appOptions{HeaderRoutes: true, Steps: []v1alpha1.CanaryStep{
 		setWeight(10), header, pause(""), unset, pause(""), setWeight(100),
 	}})
 	web := a.routes[0]
@@ -76,7 +72,7 @@ func TestHeaderRouteAddedThenRemoved(t *testing.T) {
 // (d) plugin-server is killed (SIGKILL) mid-canary: the routes keep their weights; Argo's next step fails
 // while it is down and succeeds once it is back, and the canary goes on to full promotion.
 func TestPluginServerKilledMidCanary(t *testing.T) {
-	a := newApp(t, "scenario-d", appOptions{steps: []v1alpha1.CanaryStep{
+	a := newApp(t, "scenario-d", appOptions{Steps: []v1alpha1.CanaryStep{
 		setWeight(10), pause(""), setWeight(50), pause("2s"), setWeight(100),
 	}})
 	a.release(t, "v2")
@@ -111,7 +107,7 @@ func TestPluginServerKilledMidCanary(t *testing.T) {
 
 // (e) Someone else edits a weight mid-canary (a GitOps sync, a hand edit): Weighbridge restores Argo's weight.
 func TestForeignWeightEditRestored(t *testing.T) {
-	a := newApp(t, "scenario-e", appOptions{steps: []v1alpha1.CanaryStep{
+	a := newApp(t, "scenario-e", appOptions{Steps: []v1alpha1.CanaryStep{
 		setWeight(10), pause(""), setWeight(100),
 	}})
 	a.release(t, "v2")
@@ -136,7 +132,7 @@ func TestForeignWeightEditRestored(t *testing.T) {
 
 // (f) maxTrafficWeight 1000: a first step of 0.1% (setWeight 1 of 1000), then 1%, 50%, full promotion.
 func TestPerMilleWeights(t *testing.T) {
-	a := newApp(t, "scenario-f", appOptions{maxTrafficWeight: 1000, steps: []v1alpha1.CanaryStep{
+	a := newApp(t, "scenario-f", appOptions{MaxTrafficWeight: 1000, Steps: []v1alpha1.CanaryStep{
 		setWeight(1), pause("2s"), setWeight(10), pause("2s"), setWeight(500), pause("2s"), setWeight(1000),
 	}})
 	a.release(t, "v2")

@@ -144,6 +144,9 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		{"rollouts-controller healthy with the connector registered", func() error { return c.startRollouts(ctx) }},
 	}
 	for _, s := range steps {
+		if err := ctx.Err(); err != nil { // interrupted (Ctrl-C of the demo): stop between steps
+			return c, fmt.Errorf("start interrupted before %q: %w", s.what, err)
+		}
 		if err := timed(s.what, s.f); err != nil {
 			return c, err
 		}

@@ -59,17 +59,20 @@ var (
 
 // backendStats are the cumulative counters of one (route, backend) pair.
 type backendStats struct {
-	route       RouteRef
-	parent      map[string]any // the route's first parentRef
-	service     string
-	port        int64
-	carry       float64
-	served      int64
-	failed      int64
-	count       map[bool]int64 // by failed
-	sum         map[bool]float64
-	traefikBkts map[bool][]int64
-	linkerdBkts map[bool][]int64
+	route   RouteRef
+	parent  map[string]any // the route's first parentRef
+	service string
+	port    int64
+	carry   float64
+	served  int64
+	failed  int64
+	// spread: served and failed when the backend's behaviour last changed; failures are spread evenly from
+	// there, so a new error rate holds at once rather than catching up on the history.
+	spreadServed, spreadFailed int64
+	count                      map[bool]int64 // by failed
+	sum                        map[bool]float64
+	traefikBkts                map[bool][]int64
+	linkerdBkts                map[bool][]int64
 }
 
 // StartDataPlane serves /metrics on a free loopback port and starts following nothing yet.
@@ -107,6 +110,11 @@ func (d *DataPlane) Behave(ns, service string, b Behaviour) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.behave[ns+"/"+service] = b
+	for _, s := range d.backends {
+		if s.route.Namespace == ns && s.service == service {
+			s.spreadServed, s.spreadFailed = s.served, s.failed
+		}
+	}
 }
 
 // Served is how many requests backend Service ns/service has served and failed so far, over all routes.
@@ -211,7 +219,7 @@ func (d *DataPlane) serve(route *unstructured.Unstructured, f followed, elapsed 
 		for i := int64(0); i < n; i++ {
 			b.served++
 			// Evenly spread failures: fail when the running count falls behind served * rate.
-			failed := float64(b.failed+1) <= float64(b.served)*behaviour.ErrorRate+1e-9
+			failed := float64(b.failed-b.spreadFailed+1) <= float64(b.served-b.spreadServed)*behaviour.ErrorRate+1e-9
 			if failed {
 				b.failed++
 			}

@@ -77,3 +77,17 @@ func TestDataPlaneExportsLinkerdSeriesForServiceParents(t *testing.T) {
 		t.Fatalf("a Service-parented route must not produce Traefik series:\n%s", out)
 	}
 }
+
+func TestDataPlaneNewErrorRateHoldsAtOnceAfterABehaviourChange(t *testing.T) {
+	d := &DataPlane{behave: map[string]Behaviour{}, backends: map[string]*backendStats{}}
+	ref := RouteRef{GVR: HTTPRoutes, Namespace: "shop", Name: "r"}
+	gw := map[string]any{"name": "traefik-gateway"}
+	d.serve(route("HTTPRoute", gw, 0, 100, false), followed{ref, 1000}, 1) // 1000 healthy requests
+	// A new version on the same Service fails half its requests: half of the next 100 fail, not all of them
+	// (as they would if failures caught up with 50% of the 1000 before).
+	d.Behave("shop", "app-canary", Behaviour{ErrorRate: 0.5})
+	d.serve(route("HTTPRoute", gw, 0, 100, false), followed{ref, 100}, 1)
+	if s, f := d.Served("shop", "app-canary"); s != 1100 || f != 50 {
+		t.Fatalf("after 1000 healthy and 100 at 50%% errors: served %d failed %d, want 1100 and 50", s, f)
+	}
+}

@@ -72,15 +72,23 @@ func (c *Cluster) Follow(ns, name string, routes ...RouteRef) *Timeline {
 	return t
 }
 
+// StepLabel is Argo's current canary step of ro, like "2/7 setWeight 10" (index/count and what the step does;
+// "7/7" when every step is done), or "-" before Argo has set one.
+func StepLabel(ro *v1alpha1.Rollout) string {
+	s := ro.Status
+	if s.CurrentStepIndex == nil || ro.Spec.Strategy.Canary == nil {
+		return "-"
+	}
+	step := fmt.Sprintf("%d/%d", *s.CurrentStepIndex, len(ro.Spec.Strategy.Canary.Steps))
+	if int(*s.CurrentStepIndex) < len(ro.Spec.Strategy.Canary.Steps) {
+		step += " " + stepName(ro.Spec.Strategy.Canary.Steps[*s.CurrentStepIndex])
+	}
+	return step
+}
+
 func describe(ro *v1alpha1.Rollout) string {
 	s := ro.Status
-	step := "-"
-	if s.CurrentStepIndex != nil {
-		step = fmt.Sprintf("%d/%d", *s.CurrentStepIndex, len(ro.Spec.Strategy.Canary.Steps))
-		if int(*s.CurrentStepIndex) < len(ro.Spec.Strategy.Canary.Steps) {
-			step += " " + stepName(ro.Spec.Strategy.Canary.Steps[*s.CurrentStepIndex])
-		}
-	}
+	step := StepLabel(ro)
 	weights := ""
 	if w := s.Canary.Weights; w != nil {
 		weights = fmt.Sprintf(" weights canary=%d stable=%d", w.Canary.Weight, w.Stable.Weight)
