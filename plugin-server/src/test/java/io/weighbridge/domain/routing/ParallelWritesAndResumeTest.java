@@ -365,8 +365,9 @@ class ParallelWritesAndResumeTest {
 
   /**
    * The engine's port on the fake cluster, where someone else edits a route at the moment the
-   * engine first reads it once armed: the edit lands while a drift check runs (after its watch
-   * event could be coalesced with it), the interleaving a loaded machine produces at random.
+   * engine next reads it: the edit lands while a drift check runs, too late to be coalesced with
+   * it, so its watch event asks for a second check (the interleaving a loaded machine produces at
+   * random, forced here).
    */
   private static final class EditWhileChecking implements RouteClient {
     private final FakeRouteClient cluster;
