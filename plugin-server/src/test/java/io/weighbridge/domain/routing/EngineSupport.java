@@ -14,6 +14,8 @@ import io.weighbridge.adapter.kubernetes.ApiCallCounter;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.adapter.metrics.MicrometerRoutingMetrics;
 import io.weighbridge.domain.Rollout;
+import io.weighbridge.domain.VerifyResult;
+import io.weighbridge.domain.WeighbridgeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -22,6 +24,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The whole engine (GatewayApiTrafficRouter + KubernetesRouteClient + Micrometer metrics) on one
@@ -39,6 +42,14 @@ final class EngineSupport implements AutoCloseable {
   final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   final KubernetesRouteClient routes;
   final GatewayApiTrafficRouter router;
+
+  /**
+   * The routes whose drift this engine restored, one element per real restoration write. The
+   * Micrometer counter is per kind only, and the ITs share one API server: an engine that looks at
+   * all namespaces also restores routes other test classes left behind.
+   */
+  final List<RouteId> restored = new CopyOnWriteArrayList<>();
+
   private final List<AutoCloseable> toClose = new ArrayList<>();
 
   EngineSupport(KubernetesClient admin, String ns) {
@@ -49,9 +60,47 @@ final class EngineSupport implements AutoCloseable {
     this.router =
         new GatewayApiTrafficRouter(
             routes,
-            new MicrometerRoutingMetrics(registry),
+            recording(new MicrometerRoutingMetrics(registry), restored),
             new RouterSettings(
                 Duration.ofSeconds(10), Duration.ofMillis(100), Duration.ofHours(1), 64));
+  }
+
+  /** {@code metrics}, also noting each drift restoration's route in {@code restored}. */
+  private static RoutingMetrics recording(RoutingMetrics metrics, List<RouteId> restored) {
+    return new RoutingMetrics() {
+      @Override
+      public void routeWritten(RouteId route, RoutingMetrics.Operation operation) {
+        metrics.routeWritten(route, operation);
+      }
+
+      @Override
+      public void writeSkipped(RouteId route, RoutingMetrics.Operation operation) {
+        metrics.writeSkipped(route, operation);
+      }
+
+      @Override
+      public void routeFailed(
+          RouteId route, RoutingMetrics.Operation operation, WeighbridgeException failure) {
+        metrics.routeFailed(route, operation, failure);
+      }
+
+      @Override
+      public void driftRestored(RouteId route) {
+        restored.add(route);
+        metrics.driftRestored(route);
+      }
+
+      @Override
+      public void verifyOutcome(
+          VerifyResult.Verification verification, RoutingMetrics.VerifyReason reason) {
+        metrics.verifyOutcome(verification, reason);
+      }
+    };
+  }
+
+  /** How many times this engine restored drift on {@code route}. */
+  long restorations(RouteId route) {
+    return restored.stream().filter(route::equals).count();
   }
 
   @Override

@@ -25,6 +25,7 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
@@ -359,6 +360,170 @@ class ParallelWritesAndResumeTest {
 
       assertThat(report.resumed()).isEmpty();
       assertThat(report.skipped()).containsEntry(KEY, "Argo called about it since the start");
+    }
+  }
+
+  /**
+   * The engine's port on the fake cluster, where someone else edits a route at the moment the
+   * engine next reads it: the edit lands while a drift check runs, too late to be coalesced with
+   * it, so its watch event asks for a second check (the interleaving a loaded machine produces at
+   * random, forced here).
+   */
+  private static final class EditWhileChecking implements RouteClient {
+    private final FakeRouteClient cluster;
+    private final AtomicReference<Runnable> onNextRead = new AtomicReference<>();
+    private final AtomicReference<Runnable> onNextWatch = new AtomicReference<>();
+
+    EditWhileChecking(FakeRouteClient cluster) {
+      this.cluster = cluster;
+    }
+
+    /** The next read of a route runs {@code edit} first. */
+    void editOnNextRead(Runnable edit) {
+      onNextRead.set(edit);
+    }
+
+    /** The first read after the next watch is opened runs {@code edit} first. */
+    void editOnFirstReadAfterWatch(Runnable edit) {
+      onNextWatch.set(edit);
+    }
+
+    boolean edited() {
+      return onNextRead.get() == null && onNextWatch.get() == null;
+    }
+
+    @Override
+    public Optional<String> apiVersion(RouteKind kind) {
+      return cluster.apiVersion(kind);
+    }
+
+    @Override
+    public boolean servesField(RouteKind kind, String fieldPath) {
+      return cluster.servesField(kind, fieldPath);
+    }
+
+    @Override
+    public Optional<ObservedRoute> get(RouteId id) {
+      Runnable e = onNextRead.getAndSet(null);
+      if (e != null) {
+        e.run();
+      }
+      return cluster.get(id);
+    }
+
+    @Override
+    public List<ObservedRoute> select(
+        RouteKind kind, String namespace, java.util.Map<String, String> matchLabels) {
+      return cluster.select(kind, namespace, matchLabels);
+    }
+
+    @Override
+    public List<ObservedRoute> listAllNamespaces(RouteKind kind) {
+      return cluster.listAllNamespaces(kind);
+    }
+
+    @Override
+    public ObservedRoute patch(
+        RouteId id,
+        java.util.function.Function<ObservedRoute, List<com.fasterxml.jackson.databind.JsonNode>>
+            planner) {
+      return cluster.patch(id, planner);
+    }
+
+    @Override
+    public Optional<com.fasterxml.jackson.databind.JsonNode> service(
+        String namespace, String name) {
+      return cluster.service(namespace, name);
+    }
+
+    @Override
+    public AutoCloseable watch(RouteId id, java.util.function.Consumer<ObservedRoute> listener) {
+      AutoCloseable w = cluster.watch(id, listener);
+      Runnable e = onNextWatch.getAndSet(null);
+      if (e != null) {
+        onNextRead.set(e);
+      }
+      return w;
+    }
+  }
+
+  @Nested
+  @DisplayName("one write per drift")
+  class OneWritePerDrift {
+    private final RouterHarness a = new RouterHarness(settings(8));
+    private final List<GatewayApiTrafficRouter> engines = new ArrayList<>();
+
+    @AfterEach
+    void tearDown() {
+      a.close();
+      engines.forEach(GatewayApiTrafficRouter::close);
+    }
+
+    /** Waits until {@code n} drift checks of the route finished, then counts its restorations. */
+    private long restorationsAfterChecks(RouteId id, int n) {
+      await()
+          .atMost(Duration.ofSeconds(10))
+          .until(
+              () ->
+                  a.metrics.count("written " + id + " DRIFT_RESTORE")
+                          + a.metrics.count("skipped " + id + " DRIFT_RESTORE")
+                      >= n);
+      return a.metrics.count("drift " + id);
+    }
+
+    @Test
+    @DisplayName(
+        "When a hand edit lands while the resume's recheck runs, then its watch event is checked"
+            + " again but only one write restores it")
+    void resumeRecheckRacingTheEditsEvent() throws Exception {
+      RouteId id = a.cluster.put(route("a"));
+      Rollout r = rollout("{'httpRoute': 'a'}");
+      a.router.setWeight(CALLER, r, 30, List.of());
+      a.router.close();
+      int writesBefore = a.cluster.writes(id).size();
+      EditWhileChecking racing = new EditWhileChecking(a.cluster);
+      // Armed on B's watch: the first read after it is the recheck's, so the edit lands inside it.
+      racing.editOnFirstReadAfterWatch(() -> a.cluster.update(id, x -> setCanaryWeight(x, 0, 100)));
+      GatewayApiTrafficRouter b = new GatewayApiTrafficRouter(racing, a.metrics, settings(8));
+      engines.add(b);
+
+      b.resume((ns, name) -> Optional.of(r), resumeSettings()).get(10, TimeUnit.SECONDS);
+
+      // Two checks: the recheck (which writes) and the one the edit's event asked for.
+      assertThat(restorationsAfterChecks(id, 2)).isEqualTo(1);
+      assertThat(racing.edited()).isTrue();
+      assertThat(weights(a.cluster.object(id), 0))
+          .containsEntry(CANARY, 30)
+          .containsEntry(STABLE, 70);
+      assertThat(a.cluster.writes(id)).hasSize(writesBefore + 1);
+    }
+
+    @Test
+    @DisplayName(
+        "When a second hand edit lands while the first one's restoration runs, then one write"
+            + " restores both")
+    void driftCheckRacingTheNextEditsEvent() {
+      RouteId id = a.cluster.put(route("a"));
+      Rollout r = rollout("{'httpRoute': 'a'}");
+      EditWhileChecking racing = new EditWhileChecking(a.cluster);
+      GatewayApiTrafficRouter router = new GatewayApiTrafficRouter(racing, a.metrics, settings(8));
+      engines.add(router);
+      router.setWeight(CALLER, r, 30, List.of());
+      int writesBefore = a.cluster.writes(id).size();
+      racing.editOnNextRead(() -> a.cluster.update(id, x -> setCanaryWeight(x, 10, 90)));
+
+      a.cluster.update(id, x -> setCanaryWeight(x, 0, 100));
+
+      assertThat(restorationsAfterChecks(id, 2)).isEqualTo(1);
+      assertThat(racing.edited()).isTrue();
+      assertThat(weights(a.cluster.object(id), 0))
+          .containsEntry(CANARY, 30)
+          .containsEntry(STABLE, 70);
+      assertThat(a.cluster.writes(id)).hasSize(writesBefore + 1);
+    }
+
+    private static ResumeSettings resumeSettings() {
+      return new ResumeSettings(List.of(PLUGIN), Set.of(), 1, Duration.ofMillis(10));
     }
   }
 }
