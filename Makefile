@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e run bench clean fmt generate image
+.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e e2e-k3s run bench clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -67,6 +67,12 @@ e2e: build
 	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
 	  $(GO) test -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
+
+## e2e-k3s: scenarios (a) promotion 1->10->50->100 and (e) drift restored on k3s (Testcontainers): the official
+## Argo Rollouts v1.9.1 image in the cluster downloads the connector from plugin-server (in the test JVM, real
+## engine); needs a Docker engine, skipped with a message without one (e2e/README.md)
+e2e-k3s: connector-dist
+	WEIGHBRIDGE_CONNECTOR_DIST=$(ROOT)/connector/dist $(MVN) -pl e2e -am -Pe2e-k3s -DskipTests -DskipITs verify
 
 ## run: start plugin-server on its defaults (gRPC :9090, HTTP :8080; ARGS=--help lists the flags)
 # The class-data archive, written by the first run and reused (and renewed when the jar changes) by later
