@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import java.nio.file.Path;
@@ -249,12 +250,19 @@ class RolloutsK3sE2E {
       EngineFixtures.create(client, json);
     }
 
-    private GenericKubernetesResource rollout() {
+    private Resource<GenericKubernetesResource> rolloutResource() {
       return client
           .genericKubernetesResources(ROLLOUTS, "Rollout")
           .inNamespace(ns)
-          .withName(ROLLOUT)
-          .get();
+          .withName(ROLLOUT);
+    }
+
+    private GenericKubernetesResource rollout() {
+      return rolloutResource().get();
+    }
+
+    private void mergePatch(String json) {
+      rolloutResource().patch(PatchContext.of(PatchType.JSON_MERGE), json);
     }
 
     private JsonNode status() {
@@ -278,14 +286,9 @@ class RolloutsK3sE2E {
 
     /** Changes the pod template (the VERSION variable), which starts a canary. */
     void release(String version) {
-      client
-          .genericKubernetesResources(ROLLOUTS, "Rollout")
-          .inNamespace(ns)
-          .withName(ROLLOUT)
-          .patch(
-              PatchContext.of(PatchType.JSON_MERGE),
-              "{\"spec\": {\"template\": {\"spec\": {\"containers\": [%s]}}}}"
-                  .formatted(container(version)));
+      mergePatch(
+          "{\"spec\": {\"template\": {\"spec\": {\"containers\": [%s]}}}}"
+              .formatted(container(version)));
       note("VERSION -> " + version + " (canary starts)");
     }
 
@@ -344,14 +347,9 @@ class RolloutsK3sE2E {
               return true;
             }
             if (System.nanoTime() > nudgeAt[0]) {
-              client
-                  .genericKubernetesResources(ROLLOUTS, "Rollout")
-                  .inNamespace(ns)
-                  .withName(ROLLOUT)
-                  .patch(
-                      PatchContext.of(PatchType.JSON_MERGE),
-                      "{\"metadata\": {\"annotations\": {\"e2e.weighbridge.io/nudge\": \"%d\"}}}"
-                          .formatted(attempt[0]));
+              mergePatch(
+                  "{\"metadata\": {\"annotations\": {\"e2e.weighbridge.io/nudge\": \"%d\"}}}"
+                      .formatted(attempt[0]));
               note(
                   "still at step "
                       + from
@@ -384,10 +382,7 @@ class RolloutsK3sE2E {
     }
 
     private void clearPause() {
-      client
-          .genericKubernetesResources(ROLLOUTS, "Rollout")
-          .inNamespace(ns)
-          .withName(ROLLOUT)
+      rolloutResource()
           .subresource("status")
           .patch(
               PatchContext.of(PatchType.JSON_MERGE), "{\"status\": {\"pauseConditions\": null}}");
