@@ -192,7 +192,11 @@ final class K3sCluster implements AutoCloseable {
             Objects::nonNull);
   }
 
-  /** plugin-server with the real engine, wired as EngineServerMain (and the server's Main) do. */
+  /**
+   * plugin-server with the real engine, wired with Main's constructors (as EngineServerMain is);
+   * not Main itself: its analyzer, API-server probe and startup drift resumption are not what these
+   * scenarios exercise, and in-process the test gets the ports without a ports file.
+   */
   private void startPluginServer(Path kubeconfig, Path connectorDist) {
     ServerConfig config =
         ServerConfig.parse(
@@ -211,8 +215,17 @@ final class K3sCluster implements AutoCloseable {
         new KubernetesRouteClient(
             kube, KubernetesRouteClient.Settings.defaults(), new ApiCallCounter());
     opened.add(routes);
+    // The router's settings from the flags, as Main builds them.
+    RouterSettings defaults = RouterSettings.defaults();
     GatewayApiTrafficRouter router =
-        new GatewayApiTrafficRouter(routes, RoutingMetrics.noop(), RouterSettings.defaults());
+        new GatewayApiTrafficRouter(
+            routes,
+            RoutingMetrics.noop(),
+            new RouterSettings(
+                config.lockTimeout(),
+                config.driftMinInterval(),
+                defaults.idleRolloutTimeout(),
+                defaults.configCacheSize()));
     opened.add(router);
     server =
         new PluginServer(config, router, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
