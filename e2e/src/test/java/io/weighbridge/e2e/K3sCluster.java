@@ -374,6 +374,11 @@ final class K3sCluster implements AutoCloseable {
    * status} waits for (neither controller runs in this cluster).
    */
   private void acceptRoutes() {
+    acceptRoutes(admin);
+  }
+
+  /** One round of {@link #acceptRoutes()} on {@code admin}'s cluster. */
+  static void acceptRoutes(KubernetesClient admin) {
     try {
       for (String kind : List.of("HTTPRoute", "GRPCRoute")) {
         for (GenericKubernetesResource route :

@@ -191,8 +191,22 @@ class RolloutsK3sE2E {
           """
               .formatted(EngineFixtures.GATEWAY_API, MESH, ns, ROLLOUT, STABLE, CANARY));
       EngineFixtures.grpcRoute(client, ns, GRPC);
-      create(
-          """
+      create(rolloutJson(ns, steps));
+      // The first revision is promoted at once (no steps for a first deploy); its Pods must really
+      // run: the image is pulled by the k3s node.
+      awaitRollout(
+          Duration.ofMinutes(3),
+          "Healthy with revision 1",
+          s ->
+              "Healthy".equals(s.path("phase").asText())
+                  && !s.path("stableRS").asText().isEmpty()
+                  && s.path("stableRS").asText().equals(s.path("currentPodHash").asText()));
+      note("revision 1 Healthy");
+    }
+
+    /** The Rollout over the three routes, with {@code steps} (a JSON array of canary steps). */
+    static String rolloutJson(String ns, String steps) {
+      return """
           {"apiVersion": "%s", "kind": "Rollout",
            "metadata": {"name": "%s", "namespace": "%s"},
            "spec": {
@@ -211,30 +225,20 @@ class RolloutsK3sE2E {
                  "grpcRoutes": [{"name": "%s"}]}}},
                "steps": %s}}}}
           """
-              .formatted(
-                  ROLLOUTS,
-                  ROLLOUT,
-                  ns,
-                  ROLLOUT,
-                  ROLLOUT,
-                  container("v1"),
-                  CANARY,
-                  STABLE,
-                  K3sCluster.PLUGIN_NAME,
-                  WEB,
-                  MESH,
-                  GRPC,
-                  steps));
-      // The first revision is promoted at once (no steps for a first deploy); its Pods must really
-      // run: the image is pulled by the k3s node.
-      awaitRollout(
-          Duration.ofMinutes(3),
-          "Healthy with revision 1",
-          s ->
-              "Healthy".equals(s.path("phase").asText())
-                  && !s.path("stableRS").asText().isEmpty()
-                  && s.path("stableRS").asText().equals(s.path("currentPodHash").asText()));
-      note("revision 1 Healthy");
+          .formatted(
+              ROLLOUTS,
+              ROLLOUT,
+              ns,
+              ROLLOUT,
+              ROLLOUT,
+              container("v1"),
+              CANARY,
+              STABLE,
+              K3sCluster.PLUGIN_NAME,
+              WEB,
+              MESH,
+              GRPC,
+              steps);
     }
 
     /** The app container; {@code version} in its environment makes a new pod template. */
