@@ -132,7 +132,9 @@ final class K3sCluster implements AutoCloseable {
     long began = System.nanoTime();
     // withAccessToHost: host ports can then be exposed after the start (once plugin-server has its
     // ports), and the container's /etc/hosts names host.testcontainers.internal.
-    k3s = new K3sContainer(DockerImageName.parse(K3S_IMAGE)).withAccessToHost(true);
+    k3s =
+        new K3sContainer(DockerImageName.parse(K3S_IMAGE).asCompatibleSubstituteFor("rancher/k3s"))
+            .withAccessToHost(true);
     k3s.start();
     opened.add(k3s::stop);
     Path kubeconfig = writeTemp("k3s-kubeconfig", ".yaml", k3s.getKubeConfigYaml());
