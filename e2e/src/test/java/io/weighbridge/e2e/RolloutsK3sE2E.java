@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
@@ -302,6 +303,8 @@ class RolloutsK3sE2E {
         Awaitility.await(ns + "/" + ROLLOUT + " " + what)
             .atMost(timeout)
             .pollInterval(Duration.ofMillis(100))
+            // A transient API error is one failed poll, not a failed scenario (as in make e2e).
+            .ignoreExceptionsInstanceOf(KubernetesClientException.class)
             .until(
                 () -> {
                   last[0] = status();
@@ -409,6 +412,8 @@ class RolloutsK3sE2E {
         Awaitility.await("every route " + what)
             .atMost(timeout)
             .pollInterval(Duration.ofMillis(100))
+            // A transient API error is one failed poll, not a failed scenario (as in make e2e).
+            .ignoreExceptionsInstanceOf(KubernetesClientException.class)
             .until(
                 () -> {
                   boolean all = true;
