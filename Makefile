@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e demo run bench clean fmt generate image
+.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e e2e-k3s demo run bench clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -83,6 +83,11 @@ demo:
 	    echo "$$line"; done >&2)) && cd e2e/conformance && \
 	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/demo $(DEMO_ARGS)
+## e2e-k3s: scenarios (a) promotion 1->10->50->100 and (e) drift restored on k3s (Testcontainers): the official
+## Argo Rollouts v1.9.1 image in the cluster downloads the connector from plugin-server (in the test JVM, real
+## engine); needs a Docker engine, skipped with a message without one (e2e/README.md)
+e2e-k3s: connector-dist
+	WEIGHBRIDGE_CONNECTOR_DIST=$(ROOT)/connector/dist $(MVN) -pl e2e -am -Pe2e-k3s -DskipTests -DskipITs verify
 
 ## run: start plugin-server on its defaults (gRPC :9090, HTTP :8080; ARGS=--help lists the flags)
 # The class-data archive, written by the first run and reused (and renewed when the jar changes) by later
