@@ -118,7 +118,8 @@ bench: build controlplane
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench -real-engine 300
 	@echo "Canary analyzer simulation (1% canary, 100 req/s in total, 5 s scrape; ANALYZER_BENCH_ARGS=<healthy runs>):"
-	$(JAVA_HOME)/bin/java -cp "$(ROOT)/plugin-server/target/test-classes:$(ROOT)/plugin-server/target/classes:$(ROOT)/plugin-server/target/lib/*" \
+	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/plugin-server/target/test-classes/logback-analyzer-bench.xml \
+	  -cp "$(ROOT)/plugin-server/target/test-classes:$(ROOT)/plugin-server/target/classes:$(ROOT)/plugin-server/target/lib/*" \
 	  io.weighbridge.bench.AnalyzerSimulation $(ANALYZER_BENCH_ARGS)
 
 ## image: build the container image (needs a Docker engine with BuildKit; IMAGE=repo:tag to name it; for both
