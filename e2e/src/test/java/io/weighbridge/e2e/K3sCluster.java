@@ -295,6 +295,8 @@ final class K3sCluster implements AutoCloseable {
             "plugin-server listening again on gRPC :%d, HTTP :%d".formatted(grpcPort, httpPort))
         .atMost(Duration.ofSeconds(30))
         .pollInterval(Duration.ofMillis(200))
+        // The parts are this object's state: started on the test's thread, not Awaitility's.
+        .pollInSameThread()
         .ignoreExceptionsInstanceOf(UncheckedIOException.class)
         .until(
             () -> {
