@@ -85,8 +85,9 @@ demo:
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/demo $(DEMO_ARGS)
 
 ## e2e-k3s: scenarios (a), (b), (d), (e), (f) of make e2e (not (c): needs Prometheus and the analyzer) on k3s
-## (Testcontainers): the official Argo Rollouts v1.9.1 image in the cluster downloads the connector from plugin-server (in the test JVM, real
-## engine); needs a Docker engine, skipped with a message without one (e2e/README.md)
+## (Testcontainers): the official Argo Rollouts v1.9.1 image in the cluster downloads the connector from
+## plugin-server (in the test JVM, real engine); needs a Docker engine, skipped with a message without one
+## (e2e/README.md)
 e2e-k3s: connector-dist
 	WEIGHBRIDGE_CONNECTOR_DIST=$(ROOT)/connector/dist $(MVN) -pl e2e -am -Pe2e-k3s -DskipTests -DskipITs verify
 
