@@ -270,14 +270,7 @@ final class K3sCluster implements AutoCloseable {
    * at, so what Argo sees is the same, a server that does not answer.
    */
   void stopPluginServer() {
-    for (int i = serverParts.size() - 1; i >= 0; i--) {
-      try {
-        serverParts.get(i).close();
-      } catch (Exception e) {
-        LOG.warn("k3s e2e: closing {} failed: {}", serverParts.get(i), e.toString());
-      }
-    }
-    serverParts.clear();
+    closeAll(serverParts);
   }
 
   /**
@@ -563,13 +556,18 @@ final class K3sCluster implements AutoCloseable {
   /** Stops everything in reverse order of start. */
   @Override
   public void close() {
-    for (int i = opened.size() - 1; i >= 0; i--) {
+    closeAll(opened);
+  }
+
+  /** Closes {@code all} last first, logging (not throwing) a failure, and empties it. */
+  private static void closeAll(List<AutoCloseable> all) {
+    for (int i = all.size() - 1; i >= 0; i--) {
       try {
-        opened.get(i).close();
+        all.get(i).close();
       } catch (Exception e) {
-        LOG.warn("k3s e2e: closing {} failed: {}", opened.get(i), e.toString());
+        LOG.warn("k3s e2e: closing {} failed: {}", all.get(i), e.toString());
       }
     }
-    opened.clear();
+    all.clear();
   }
 }

@@ -116,13 +116,7 @@ class RolloutsK3sE2E {
             """);
     try {
       app.release("v2");
-      int step = 1;
-      for (int weight : List.of(1, 10, 50, 100)) {
-        app.atStep(step);
-        app.awaitWeights(weight, Duration.ofSeconds(10));
-        app.note("every route at canary=" + weight + "%");
-        step += 2;
-      }
+      app.followWeights(List.of(1, 10, 50, 100));
       app.assertPromoted();
     } finally {
       app.printTimeline();
@@ -283,13 +277,7 @@ class RolloutsK3sE2E {
             false);
     try {
       app.release("v2");
-      int step = 1;
-      for (int weight : List.of(1, 10, 500)) {
-        app.atStep(step);
-        app.awaitWeights(weight, Duration.ofSeconds(10));
-        app.note("every route at canary=" + weight + "/1000");
-        step += 2;
-      }
+      app.followWeights(List.of(1, 10, 500));
       app.assertPromoted();
     } finally {
       app.printTimeline();
@@ -479,6 +467,20 @@ class RolloutsK3sE2E {
 
     void atStep(int index) {
       atStep(index, STEP);
+    }
+
+    /**
+     * For steps that alternate setWeight and pause: at the pause after each of {@code weights}
+     * (steps 1, 3, 5, ...), every route carries exactly that weight.
+     */
+    void followWeights(List<Integer> weights) {
+      int step = 1;
+      for (int weight : weights) {
+        atStep(step);
+        awaitWeights(weight, Duration.ofSeconds(10));
+        note("every route at canary=" + (total == PERCENT ? weight + "%" : weight + "/" + total));
+        step += 2;
+      }
     }
 
     void atStep(int index, Duration timeout) {
