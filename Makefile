@@ -84,9 +84,10 @@ demo:
 	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/demo $(DEMO_ARGS)
 
-## e2e-k3s: scenarios (a) promotion 1->10->50->100 and (e) drift restored on k3s (Testcontainers): the official
-## Argo Rollouts v1.9.1 image in the cluster downloads the connector from plugin-server (in the test JVM, real
-## engine); needs a Docker engine, skipped with a message without one (e2e/README.md)
+## e2e-k3s: scenarios (a), (b), (d), (e), (f) of make e2e (not (c): needs Prometheus and the analyzer) on k3s
+## (Testcontainers): the official Argo Rollouts v1.9.1 image in the cluster downloads the connector from
+## plugin-server (in the test JVM, real engine); needs a Docker engine, skipped with a message without one
+## (e2e/README.md)
 e2e-k3s: connector-dist
 	WEIGHBRIDGE_CONNECTOR_DIST=$(ROOT)/connector/dist $(MVN) -pl e2e -am -Pe2e-k3s -DskipTests -DskipITs verify
 

@@ -100,6 +100,16 @@ final class K3sCluster implements AutoCloseable {
   private K3sContainer k3s;
   private KubernetesClient admin;
   private PluginServer server;
+
+  /** What the running plugin-server owns (its engine and client), closed by a stop. */
+  private final List<AutoCloseable> serverParts = new ArrayList<>();
+
+  /** The ports of the first plugin-server: exposed to the cluster, registered with Argo. */
+  private int grpcPort;
+
+  private int httpPort;
+  private Path kubeconfig;
+  private Path connectorDist;
   private ScheduledExecutorService statusWriter;
 
   /** Whether a Docker engine answers (Testcontainers' own discovery: env, socket, config). */
@@ -137,7 +147,8 @@ final class K3sCluster implements AutoCloseable {
             .withAccessToHost(true);
     k3s.start();
     opened.add(k3s::stop);
-    Path kubeconfig = writeTemp("k3s-kubeconfig", ".yaml", k3s.getKubeConfigYaml());
+    kubeconfig = writeTemp("k3s-kubeconfig", ".yaml", k3s.getKubeConfigYaml());
+    this.connectorDist = connectorDist;
     admin =
         new KubernetesClientBuilder()
             .withConfig(Config.fromKubeconfig(k3s.getKubeConfigYaml()))
@@ -160,7 +171,8 @@ final class K3sCluster implements AutoCloseable {
               + arch
               + ": run `make connector-dist` (make e2e-k3s does) or set WEIGHBRIDGE_CONNECTOR_DIST");
     }
-    startPluginServer(kubeconfig, connectorDist);
+    opened.add(this::stopPluginServer);
+    startPluginServer(0, 0);
     Testcontainers.exposeHostPorts(server.grpcPort(), server.httpPort());
     step(
         "plugin-server ready (gRPC :%d, HTTP :%d), exposed to the cluster"
@@ -199,12 +211,21 @@ final class K3sCluster implements AutoCloseable {
    * not Main itself: its analyzer, API-server probe and startup drift resumption are not what these
    * scenarios exercise, and in-process the test gets the ports without a ports file.
    */
-  private void startPluginServer(Path kubeconfig, Path connectorDist) {
+  private void startPluginServer(int grpcPort, int httpPort) {
+    try {
+      startPluginServerParts(grpcPort, httpPort);
+    } catch (RuntimeException e) {
+      stopPluginServer();
+      throw e;
+    }
+  }
+
+  private void startPluginServerParts(int grpcPort, int httpPort) {
     ServerConfig config =
         ServerConfig.parse(
             new String[] {
-              "--grpc-port=0",
-              "--http-port=0",
+              "--grpc-port=" + grpcPort,
+              "--http-port=" + httpPort,
               "--bind-address=127.0.0.1",
               "--auth-mode=none",
               "--connector-dir=" + connectorDist.toAbsolutePath()
@@ -212,11 +233,11 @@ final class K3sCluster implements AutoCloseable {
             Map.of());
     KubernetesClient kube =
         KubernetesClients.create(KubernetesClients.Settings.defaults().withKubeconfig(kubeconfig));
-    opened.add(kube);
+    serverParts.add(kube);
     KubernetesRouteClient routes =
         new KubernetesRouteClient(
             kube, KubernetesRouteClient.Settings.defaults(), new ApiCallCounter());
-    opened.add(routes);
+    serverParts.add(routes);
     // The router's settings from the flags, as Main builds them.
     RouterSettings defaults = RouterSettings.defaults();
     GatewayApiTrafficRouter router =
@@ -228,11 +249,54 @@ final class K3sCluster implements AutoCloseable {
                 config.driftMinInterval(),
                 defaults.idleRolloutTimeout(),
                 defaults.configCacheSize()));
-    opened.add(router);
+    serverParts.add(router);
     server =
         new PluginServer(config, router, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    serverParts.add(server);
     server.start();
-    opened.add(server);
+    this.grpcPort = server.grpcPort();
+    this.httpPort = server.httpPort();
+  }
+
+  /** Whether plugin-server is serving (between a stop and a restart it is not). */
+  boolean pluginServerRunning() {
+    return !serverParts.isEmpty();
+  }
+
+  /**
+   * Stops plugin-server with its engine and Kubernetes client, as scenario (d) needs: from then on
+   * the connector in the controller's Pod cannot reach it. In this JVM it is a close (bounded
+   * drain), not make e2e's SIGKILL of a process: no call is in flight at the pause it is stopped
+   * at, so what Argo sees is the same, a server that does not answer.
+   */
+  void stopPluginServer() {
+    closeAll(serverParts);
+  }
+
+  /**
+   * Starts a new plugin-server (a new engine and client, as a restarted process has: nothing is
+   * carried over) on the ports of the first one, which are the ones exposed to the cluster and
+   * registered with Argo; retries a bind refused while the old sockets linger. Returns how long it
+   * took to serve.
+   */
+  Duration restartPluginServer() {
+    if (pluginServerRunning()) {
+      throw new IllegalStateException("plugin-server is running: stop it first");
+    }
+    long began = System.nanoTime();
+    Awaitility.await(
+            "plugin-server listening again on gRPC :%d, HTTP :%d".formatted(grpcPort, httpPort))
+        .atMost(Duration.ofSeconds(30))
+        .pollInterval(Duration.ofMillis(200))
+        // The parts are this object's state: started on the test's thread, not Awaitility's.
+        .pollInSameThread()
+        .ignoreExceptionsInstanceOf(UncheckedIOException.class)
+        .until(
+            () -> {
+              startPluginServer(grpcPort, httpPort);
+              return true;
+            });
+    return Duration.ofNanos(System.nanoTime() - began);
   }
 
   /** As make e2e's harness does: what Argo will download is what we register the digest of. */
@@ -492,13 +556,18 @@ final class K3sCluster implements AutoCloseable {
   /** Stops everything in reverse order of start. */
   @Override
   public void close() {
-    for (int i = opened.size() - 1; i >= 0; i--) {
+    closeAll(opened);
+  }
+
+  /** Closes {@code all} last first, logging (not throwing) a failure, and empties it. */
+  private static void closeAll(List<AutoCloseable> all) {
+    for (int i = all.size() - 1; i >= 0; i--) {
       try {
-        opened.get(i).close();
+        all.get(i).close();
       } catch (Exception e) {
-        LOG.warn("k3s e2e: closing {} failed: {}", opened.get(i), e.toString());
+        LOG.warn("k3s e2e: closing {} failed: {}", all.get(i), e.toString());
       }
     }
-    opened.clear();
+    all.clear();
   }
 }

@@ -27,13 +27,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * make e2e's scenarios (a) and (e) on k3s (see {@link K3sCluster}): the official Argo Rollouts
- * v1.9.1 controller in the cluster drives a Rollout whose Pods really run, through the connector it
- * downloaded from plugin-server, and plugin-server's real engine rewrites the routes.
+ * make e2e's scenarios (a), (b), (d), (e) and (f) on k3s (see {@link K3sCluster}): the official
+ * Argo Rollouts v1.9.1 controller in the cluster drives a Rollout whose Pods really run, through
+ * the connector it downloaded from plugin-server, and plugin-server's real engine rewrites the
+ * routes.
  *
  * <p>Needs a Docker engine; without one every test is skipped with a message saying so. Not run by
  * {@code mvn verify} (the name matches neither surefire's nor failsafe's patterns): {@code make
  * e2e-k3s} runs it (profile {@code e2e-k3s} of the e2e module).
+ *
+ * <p>Not here: make e2e's scenario (c) (the analyzer aborts a canary whose error rate is bad). It
+ * needs what this variant does not start: Prometheus scraping the app's request metrics, an app
+ * that serves real traffic with a controllable error rate (make e2e's sample app; here the Pods run
+ * the pause image), and plugin-server's analyzer, which this in-JVM server is not wired with (see
+ * {@link K3sCluster}). {@code make e2e} runs it.
  */
 @DisplayName(
     "k3s end-to-end: the Argo Rollouts controller image drives canaries through Weighbridge")
@@ -109,13 +116,7 @@ class RolloutsK3sE2E {
             """);
     try {
       app.release("v2");
-      int step = 1;
-      for (int weight : List.of(1, 10, 50, 100)) {
-        app.atStep(step);
-        app.awaitWeights(weight, Duration.ofSeconds(10));
-        app.note("every route at canary=" + weight + "%");
-        step += 2;
-      }
+      app.followWeights(List.of(1, 10, 50, 100));
       app.assertPromoted();
     } finally {
       app.printTimeline();
@@ -161,6 +162,128 @@ class RolloutsK3sE2E {
     }
   }
 
+  @Test
+  @DisplayName(
+      "(b) When a setHeaderRoute step runs, then a header rule appears on the route with"
+          + " useHeaderRoutes only, and the next setHeaderRoute without matches removes it; weights"
+          + " stay")
+  void headerRouteAddedThenRemoved() {
+    App app =
+        new App(
+            "k3s-scenario-b",
+            """
+            [{"setWeight": 10},
+             {"setHeaderRoute": {"name": "canary-header",
+                                 "match": [{"headerName": "X-Canary",
+                                            "headerValue": {"exact": "yes"}}]}},
+             {"pause": {}},
+             {"setHeaderRoute": {"name": "canary-header"}},
+             {"pause": {}},
+             {"setWeight": 100}]
+            """,
+            App.PERCENT,
+            true);
+    try {
+      app.release("v2");
+      app.atPause(2);
+      app.awaitWeights(10, Duration.ofSeconds(10));
+      Weights web = app.weights("HTTPRoute", App.WEB);
+      assertThat(web.headerRules())
+          .as("header rules on %s after setHeaderRoute (%s)", App.WEB, web)
+          .isEqualTo(1);
+      assertThat(web.managed())
+          .as("the managed-rule record on %s", App.WEB)
+          .isNotIn("", "{}", "[]");
+      assertThat(app.weights("HTTPRoute", App.MESH).headerRules())
+          .as("%s has no useHeaderRoutes: header rules", App.MESH)
+          .isZero();
+      assertThat(app.weights("GRPCRoute", App.GRPC).headerRules())
+          .as("%s has no useHeaderRoutes: header rules", App.GRPC)
+          .isZero();
+      app.note("header rule X-Canary: yes present on " + App.WEB + " only");
+
+      app.promote(2);
+      app.atPause(4);
+      app.awaitRoutes(
+          Duration.ofSeconds(10),
+          "header rule removed, weights kept",
+          w -> w.headerRules() == 0 && w.rules() == 1 && w.canary() == 10);
+      app.note("header rule removed, canary still 10%");
+      app.promote(4);
+      app.assertPromoted();
+    } finally {
+      app.printTimeline();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "(d) When plugin-server stops mid-canary, then the routes keep their weights while it is"
+          + " down, and once a new one serves on the same ports the canary goes on to full"
+          + " promotion")
+  void pluginServerStoppedMidCanary() {
+    App app =
+        new App(
+            "k3s-scenario-d",
+            """
+            [{"setWeight": 10}, {"pause": {}},
+             {"setWeight": 50}, {"pause": {"duration": "2s"}},
+             {"setWeight": 100}]
+            """);
+    try {
+      app.release("v2");
+      app.atPause(1);
+      app.awaitWeights(10, Duration.ofSeconds(10));
+
+      cluster.stopPluginServer();
+      app.note("plugin-server stopped");
+      app.promoteOnly(1);
+      app.awaitRollout(STEP, "resumed", s -> s.path("pauseConditions").isEmpty());
+      // Argo is at step 2 and tries setWeight 50 through the connector, which cannot reach
+      // plugin-server; nothing else writes the routes.
+      app.awaitWeights(10, Duration.ofSeconds(1));
+      app.note("while plugin-server is down: weights still canary=10%");
+
+      Duration took = cluster.restartPluginServer();
+      app.note("plugin-server serving again after " + took.toMillis() + " ms");
+      app.atStep(3, STEP.multipliedBy(2));
+      app.awaitWeights(50, Duration.ofSeconds(10));
+      app.note("canary continued: canary=50% after the restart");
+      app.assertPromoted();
+    } finally {
+      // The other scenarios share the cluster's plugin-server.
+      if (!cluster.pluginServerRunning()) {
+        cluster.restartPluginServer();
+      }
+      app.printTimeline();
+    }
+  }
+
+  @Test
+  @DisplayName(
+      "(f) When maxTrafficWeight is 1000, then every route follows 1 -> 10 -> 500 of 1000 (a first"
+          + " step of 0.1%) and ends 100% stable")
+  void perMilleWeights() {
+    App app =
+        new App(
+            "k3s-scenario-f",
+            """
+            [{"setWeight": 1}, {"pause": {"duration": "2s"}},
+             {"setWeight": 10}, {"pause": {"duration": "2s"}},
+             {"setWeight": 500}, {"pause": {"duration": "2s"}},
+             {"setWeight": 1000}]
+            """,
+            1000,
+            false);
+    try {
+      app.release("v2");
+      app.followWeights(List.of(1, 10, 500));
+      app.assertPromoted();
+    } finally {
+      app.printTimeline();
+    }
+  }
+
   /**
    * One scenario's application in its own namespace: Services checkout (the mesh front),
    * checkout-stable and checkout-canary, the Gateway, the north/south HTTPRoute checkout-web
@@ -173,13 +296,29 @@ class RolloutsK3sE2E {
     static final String MESH = "checkout-mesh";
     static final String GRPC = "checkout-grpc";
 
+    /** Argo's default maxTrafficWeight: weights are percentages. */
+    static final int PERCENT = 100;
+
     final String ns;
+
+    /** The Rollout's maxTrafficWeight: what stable and canary weights sum to on every route. */
+    final int total;
+
     private final KubernetesClient client = cluster.client();
     private final long created = System.nanoTime();
     private final List<String> timeline = new ArrayList<>();
 
     App(String ns, String steps) {
+      this(ns, steps, PERCENT, false);
+    }
+
+    /**
+     * With {@code maxTrafficWeight} and, when {@code headerRoutes}, the managed route {@code
+     * canary-header} and useHeaderRoutes on {@link #WEB} (as make e2e's sample app).
+     */
+    App(String ns, String steps, int maxTrafficWeight, boolean headerRoutes) {
       this.ns = ns;
+      this.total = maxTrafficWeight;
       EngineFixtures.namespaceWithServices(client, ns);
       EngineFixtures.httpRoute(client, ns, WEB);
       create(
@@ -192,7 +331,7 @@ class RolloutsK3sE2E {
           """
               .formatted(EngineFixtures.GATEWAY_API, MESH, ns, ROLLOUT, STABLE, CANARY));
       EngineFixtures.grpcRoute(client, ns, GRPC);
-      create(rolloutJson(ns, steps));
+      create(rolloutJson(ns, steps, maxTrafficWeight, headerRoutes));
       // The first revision is promoted at once (no steps for a first deploy); its Pods must really
       // run: the image is pulled by the k3s node.
       awaitRollout(
@@ -206,7 +345,7 @@ class RolloutsK3sE2E {
     }
 
     /** The Rollout over the three routes, with {@code steps} (a JSON array of canary steps). */
-    static String rolloutJson(String ns, String steps) {
+    static String rolloutJson(String ns, String steps, int maxTrafficWeight, boolean headerRoutes) {
       return """
           {"apiVersion": "%s", "kind": "Rollout",
            "metadata": {"name": "%s", "namespace": "%s"},
@@ -221,9 +360,10 @@ class RolloutsK3sE2E {
                         "containers": [%s]}},
              "strategy": {"canary": {
                "canaryService": "%s", "stableService": "%s",
-               "trafficRouting": {"plugins": {"%s": {
-                 "httpRoutes": [{"name": "%s"}, {"name": "%s"}],
-                 "grpcRoutes": [{"name": "%s"}]}}},
+               "trafficRouting": {"maxTrafficWeight": %d,%s
+                 "plugins": {"%s": {
+                   "httpRoutes": [{"name": "%s", "useHeaderRoutes": %b}, {"name": "%s"}],
+                   "grpcRoutes": [{"name": "%s"}]}}},
                "steps": %s}}}}
           """
           .formatted(
@@ -235,8 +375,11 @@ class RolloutsK3sE2E {
               container("v1"),
               CANARY,
               STABLE,
+              maxTrafficWeight,
+              headerRoutes ? " \"managedRoutes\": [{\"name\": \"canary-header\"}]," : "",
               K3sCluster.PLUGIN_NAME,
               WEB,
+              headerRoutes,
               MESH,
               GRPC,
               steps);
@@ -323,7 +466,25 @@ class RolloutsK3sE2E {
     }
 
     void atStep(int index) {
-      awaitRollout(STEP, "at step " + index, s -> s.path("currentStepIndex").asInt(-1) == index);
+      atStep(index, STEP);
+    }
+
+    /**
+     * For steps that alternate setWeight and pause: at the pause after each of {@code weights}
+     * (steps 1, 3, 5, ...), every route carries exactly that weight.
+     */
+    void followWeights(List<Integer> weights) {
+      int step = 1;
+      for (int weight : weights) {
+        atStep(step);
+        awaitWeights(weight, Duration.ofSeconds(10));
+        note("every route at canary=" + (total == PERCENT ? weight + "%" : weight + "/" + total));
+        step += 2;
+      }
+    }
+
+    void atStep(int index, Duration timeout) {
+      awaitRollout(timeout, "at step " + index, s -> s.path("currentStepIndex").asInt(-1) == index);
     }
 
     void atPause(int index) {
@@ -396,17 +557,18 @@ class RolloutsK3sE2E {
       note("promote (pause conditions cleared)");
     }
 
-    /** Waits until all three routes send {@code canary}% to the canary and the rest to stable. */
+    /**
+     * Waits until all three routes send {@code canary} (of {@link #total}) to the canary and the
+     * rest to stable.
+     */
     void awaitWeights(int canary, Duration timeout) {
       awaitRoutes(
           timeout,
-          "stable=%d canary=%d".formatted(100 - canary, canary),
-          w ->
-              w.backends().getOrDefault(CANARY, 0L) == canary
-                  && w.backends().getOrDefault(STABLE, 0L) == 100 - canary);
+          "stable=%d canary=%d".formatted(total - canary, canary),
+          w -> w.canary() == canary && w.stable() == total - canary);
     }
 
-    private void awaitRoutes(Duration timeout, String what, Predicate<Weights> condition) {
+    void awaitRoutes(Duration timeout, String what, Predicate<Weights> condition) {
       Map<String, Weights> last = new HashMap<>();
       try {
         Awaitility.await("every route " + what)
@@ -435,9 +597,10 @@ class RolloutsK3sE2E {
 
     /**
      * What one route sends where, summed over the rules naming the stable Service (the weighted
-     * rules), with the number of rules and Weighbridge's managed-rule record.
+     * rules), with the number of rules, of rules matching on a header, and Weighbridge's
+     * managed-rule record.
      */
-    private Weights weights(String kind, String name) {
+    Weights weights(String kind, String name) {
       GenericKubernetesResource route =
           client
               .genericKubernetesResources(EngineFixtures.GATEWAY_API, kind)
@@ -447,7 +610,16 @@ class RolloutsK3sE2E {
       JsonNode json = JSON.valueToTree(route);
       Map<String, Long> backends = new HashMap<>();
       JsonNode rules = json.path("spec").path("rules");
+      int headerRules = 0;
       for (JsonNode rule : rules) {
+        boolean header = false;
+        for (JsonNode match : rule.path("matches")) {
+          header |= !match.path("headers").isEmpty();
+        }
+        if (header) {
+          headerRules++;
+          continue;
+        }
         boolean weighted = false;
         for (JsonNode ref : rule.path("backendRefs")) {
           weighted |= STABLE.equals(ref.path("name").asText());
@@ -460,7 +632,7 @@ class RolloutsK3sE2E {
       }
       String managed =
           json.path("metadata").path("annotations").path("weighbridge.io/managed").asText("");
-      return new Weights(backends, rules.size(), managed);
+      return new Weights(backends, rules.size(), headerRules, managed);
     }
 
     /**
@@ -489,8 +661,9 @@ class RolloutsK3sE2E {
           Duration.ofSeconds(30),
           "100% stable in one rule, no managed rules",
           w ->
-              w.backends().getOrDefault(STABLE, 0L) == 100
-                  && w.backends().getOrDefault(CANARY, 0L) == 0
+              w.stable() == total
+                  && w.canary() == 0
+                  && w.headerRules() == 0
                   && w.rules() == 1
                   && List.of("", "{}", "[]").contains(w.managed()));
       note("every route 100% stable, no managed rules");
@@ -517,6 +690,18 @@ class RolloutsK3sE2E {
     }
   }
 
-  /** One route's weights: backend Service -> weight over the weighted rules. */
-  private record Weights(Map<String, Long> backends, int rules, String managed) {}
+  /**
+   * One route's weights: backend Service -> weight over the weighted rules (those without a header
+   * match; {@code headerRules} counts those), as make e2e's cluster.Weights.
+   */
+  private record Weights(Map<String, Long> backends, int rules, int headerRules, String managed) {
+
+    long stable() {
+      return backends.getOrDefault(STABLE, 0L);
+    }
+
+    long canary() {
+      return backends.getOrDefault(CANARY, 0L);
+    }
+  }
 }
