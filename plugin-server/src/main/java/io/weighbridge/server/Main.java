@@ -136,8 +136,7 @@ public final class Main {
     probe.start();
     analyzer.start();
     log.info("ready {} ms after the JVM started", ManagementFactory.getRuntimeMXBean().getUptime());
-    // --- Drift restoration resumed from the routes' ledgers (in the background, after readiness)
-    // ---
+    // Drift restoration resumed from the routes' ledgers, in the background after readiness.
     resumeDriftRestoration(config, router, routes, log);
     server.awaitStopped();
   }
