@@ -25,10 +25,7 @@ import io.weighbridge.testkit.KubeApiServer;
 import io.weighbridge.testkit.TestNamespace;
 import io.weighbridge.testkit.WithKubeApiServer;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetSocketAddress;
-import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
@@ -122,7 +119,7 @@ class CliIT {
   void planEqualsRealWriteAndWritesNothing() throws Exception {
     JsonNode routeBefore = route("web");
 
-    Run run =
+    CliRun run =
         cli(
             "plan",
             "web",
@@ -137,12 +134,12 @@ class CliIT {
             "-o",
             "json");
 
-    assertThat(run.code).as(run.err).isZero();
+    assertThat(run.code()).as(run.err()).isZero();
     JsonNode routeAfterPlan = route("web");
     assertThat(routeAfterPlan.at("/metadata/resourceVersion"))
         .isEqualTo(routeBefore.at("/metadata/resourceVersion"));
     assertThat(routeAfterPlan).isEqualTo(routeBefore);
-    JsonNode plan = JSON.readTree(run.out);
+    JsonNode plan = JSON.readTree(run.out());
     assertThat(plan.path("patches")).hasSize(3);
     assertThat(plan.at("/patches/0/call").asText()).isEqualTo("SetHeaderRoute \"canary-header\"");
     assertThat(plan.at("/patches/1/call").asText()).isEqualTo("SetMirrorRoute \"mirror\"");
@@ -188,10 +185,10 @@ class CliIT {
       "When plan prints text, then it shows a unified diff of the backendRef weights and the JSON"
           + " patch, and a second plan after the real write shows no change")
   void planTextView() throws Exception {
-    Run run = cli("plan", "web", "--weight", "40", "-n", ns);
+    CliRun run = cli("plan", "web", "--weight", "40", "-n", ns);
 
-    assertThat(run.code).as(run.err).isZero();
-    assertThat(run.out)
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(run.out())
         .contains("Dry run on Rollout " + ns + "/web (plugin weighbridge/gateway-api)")
         .contains("Nothing was written.")
         .contains("--- HTTPRoute " + ns + "/web (live, resourceVersion")
@@ -209,9 +206,9 @@ class CliIT {
       ArgoRollout argo = new RolloutReader(admin, List.of(PLUGIN)).get(ns, "web");
       engine.setWeight(new Caller(PLUGIN, "it"), argo.rollout(), 40, List.of());
     }
-    Run again = cli("plan", "web", "--weight", "40", "-n", ns);
-    assertThat(again.code).as(again.err).isZero();
-    assertThat(again.out)
+    CliRun again = cli("plan", "web", "--weight", "40", "-n", ns);
+    assertThat(again.code()).as(again.err()).isZero();
+    assertThat(again.out())
         .contains("HTTPRoute " + ns + "/web: no change")
         .contains("No patch: every route already carries these weights.");
   }
@@ -221,17 +218,17 @@ class CliIT {
       "When plan names a missing Rollout or the engine refuses, then it exits 1 with the message"
           + " Argo would show")
   void planFailures() throws Exception {
-    Run missing = cli("plan", "nope", "--weight", "10", "-n", ns);
-    assertThat(missing.code).isEqualTo(1);
-    assertThat(missing.err).contains("Rollout " + ns + "/nope does not exist");
+    CliRun missing = cli("plan", "nope", "--weight", "10", "-n", ns);
+    assertThat(missing.code()).isEqualTo(1);
+    assertThat(missing.err()).contains("Rollout " + ns + "/nope does not exist");
 
-    Run tooHigh = cli("plan", "web", "--weight", "101", "-n", ns);
-    assertThat(tooHigh.code).isEqualTo(1);
-    assertThat(tooHigh.err).contains("weighbridge plan: ").contains("101");
+    CliRun tooHigh = cli("plan", "web", "--weight", "101", "-n", ns);
+    assertThat(tooHigh.code()).isEqualTo(1);
+    assertThat(tooHigh.err()).contains("weighbridge plan: ").contains("101");
 
-    Run badHeader = cli("plan", "web", "--weight", "10", "--header-route", "x", "-n", ns);
-    assertThat(badHeader.code).isEqualTo(1);
-    assertThat(badHeader.err).contains("its setHeaderRoute steps are canary-header");
+    CliRun badHeader = cli("plan", "web", "--weight", "10", "--header-route", "x", "-n", ns);
+    assertThat(badHeader.code()).isEqualTo(1);
+    assertThat(badHeader.err()).contains("its setHeaderRoute steps are canary-header");
   }
 
   // ---- status ----
@@ -257,10 +254,10 @@ class CliIT {
                 .formatted(ns));
     String url = "http://127.0.0.1:" + analyzer.getAddress().getPort();
 
-    Run json = cli("status", "-n", ns, "--server-url", url, "-o", "json");
+    CliRun json = cli("status", "-n", ns, "--server-url", url, "-o", "json");
 
-    assertThat(json.code).as(json.err).isZero();
-    JsonNode report = JSON.readTree(json.out);
+    assertThat(json.code()).as(json.err()).isZero();
+    JsonNode report = JSON.readTree(json.out());
     assertThat(report.at("/analyzer/state").asText()).isEqualTo("ok");
     JsonNode r = report.at("/rollouts/0");
     assertThat(r.path("name").asText()).isEqualTo("web");
@@ -282,9 +279,9 @@ class CliIT {
     assertThat(headerRule.path("managedRoute").asText()).isEqualTo("canary-header");
     assertThat(r.at("/analysis/verdict/outcome").asText()).isEqualTo("PASSED");
 
-    Run text = cli("status", "-n", ns, "--server-url", url);
-    assertThat(text.code).as(text.err).isZero();
-    assertThat(text.out)
+    CliRun text = cli("status", "-n", ns, "--server-url", url);
+    assertThat(text.code()).as(text.err()).isZero();
+    assertThat(text.out())
         .contains("Rollout " + ns + "/web  (plugin weighbridge/gateway-api)")
         .contains("step 2/5 (setWeight 30), canary weight 30/100")
         .containsPattern("HTTPRoute " + ns + "/web\\s+0\\s+70\\s+30\\s+no")
@@ -313,10 +310,10 @@ class CliIT {
     String url = "http://127.0.0.1:" + gone.getAddress().getPort();
     gone.stop(0);
 
-    Run run = cli("status", "web", "-n", ns, "--server-url", url);
+    CliRun run = cli("status", "web", "-n", ns, "--server-url", url);
 
-    assertThat(run.code).as(run.err).isZero();
-    assertThat(run.out)
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(run.out())
         .containsPattern("HTTPRoute " + ns + "/web\\s+0\\s+70\\s+50\\s+YES")
         .contains("drift on HTTPRoute " + ns + "/web")
         .contains("-   backendRef web-canary:80 weight 50")
@@ -333,10 +330,10 @@ class CliIT {
   void statusWithNothing() {
     admin.genericKubernetesResources(ROLLOUTS).inNamespace(ns).withName("web").delete();
 
-    Run run = cli("status", "-n", ns);
+    CliRun run = cli("status", "-n", ns);
 
-    assertThat(run.code).as(run.err).isZero();
-    assertThat(run.out)
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(run.out())
         .contains("No Rollout in namespace " + ns + " routes traffic with Weighbridge.")
         .contains("Analyzer verdicts: not queried (pass --server-url");
   }
@@ -394,18 +391,11 @@ class CliIT {
     return http;
   }
 
-  private record Run(int code, String out, String err) {}
-
-  private Run cli(String... args) {
+  private CliRun cli(String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     all.add("--kubeconfig");
     all.add(server.kubeconfig().toString());
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code =
-        new Cli(HttpClient.newHttpClient())
-            .run(all.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err));
-    return new Run(code, out.toString(), err.toString());
+    return CliRun.of(all.toArray(String[]::new));
   }
 
   private void service(String name) {

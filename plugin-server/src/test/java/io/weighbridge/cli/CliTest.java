@@ -2,7 +2,6 @@ package io.weighbridge.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.weighbridge.cli.ConnectorConfigTest.Run;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -26,7 +25,7 @@ class CliTest {
   @ValueSource(strings = {"status", "plan", "connector-config"})
   @DisplayName("When a command gets --help, then it prints its usage, flags and exit codes")
   void helpPerCommand(String command) {
-    Run run = ConnectorConfigTest.run(command, "--help");
+    CliRun run = CliRun.of(command, "--help");
 
     assertThat(run.code()).isZero();
     assertThat(run.out())
@@ -41,15 +40,15 @@ class CliTest {
   @Test
   @DisplayName("When plan lacks --weight or gets a negative one, then it exits 2 and says which")
   void planUsage() {
-    Run missing = ConnectorConfigTest.run("plan", "web");
+    CliRun missing = CliRun.of("plan", "web");
     assertThat(missing.code()).isEqualTo(2);
     assertThat(missing.err()).contains("Missing required option: '--weight=N'");
 
-    Run negative = ConnectorConfigTest.run("plan", "web", "--weight", "-1");
+    CliRun negative = CliRun.of("plan", "web", "--weight", "-1");
     assertThat(negative.code()).isEqualTo(2);
     assertThat(negative.err()).contains("--weight must be 0 or more");
 
-    Run format = ConnectorConfigTest.run("status", "-o", "yaml");
+    CliRun format = CliRun.of("status", "-o", "yaml");
     assertThat(format.code()).isEqualTo(2);
     assertThat(format.err()).contains("-o").contains("yaml");
   }
@@ -57,11 +56,11 @@ class CliTest {
   @Test
   @DisplayName("When status gets a bad --server-url or -A with -n, then it exits 2 before any call")
   void statusUsage() {
-    Run url = ConnectorConfigTest.run("status", "--server-url", "localhost:8080");
+    CliRun url = CliRun.of("status", "--server-url", "localhost:8080");
     assertThat(url.code()).isEqualTo(2);
     assertThat(url.err()).contains("--server-url: invalid value 'localhost:8080'");
 
-    Run both = ConnectorConfigTest.run("status", "-A", "-n", "shop");
+    CliRun both = CliRun.of("status", "-A", "-n", "shop");
     assertThat(both.code()).isEqualTo(2);
     assertThat(both.err()).contains("-A/--all-namespaces goes with neither -n nor a ROLLOUT name");
   }

@@ -5,11 +5,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.sun.net.httpserver.HttpServer;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.InetSocketAddress;
 import java.net.URI;
-import java.net.http.HttpClient;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -113,8 +110,8 @@ class ConnectorConfigTest {
     String url = start();
     served.put("/connector/linux-arm64.sha256", DIGEST + "  weighbridge-connector-linux-arm64\n");
 
-    Run run =
-        run(
+    CliRun run =
+        CliRun.of(
             "connector-config",
             "--server-url",
             url + "/",
@@ -143,7 +140,7 @@ class ConnectorConfigTest {
     String local = start();
     served.put("/connector/linux-amd64.sha256", DIGEST + "  weighbridge-connector-linux-amd64\n");
 
-    Run run = run("connector-config", "--digest-from", local, "-o", "configmap");
+    CliRun run = CliRun.of("connector-config", "--digest-from", local, "-o", "configmap");
 
     assertThat(run.code()).as(run.err()).isZero();
     assertThat(requested).containsExactly("/connector/linux-amd64.sha256");
@@ -158,7 +155,7 @@ class ConnectorConfigTest {
   void missingConnectorFails() throws IOException {
     String url = start();
 
-    Run run = run("connector-config", "--server-url", url, "-o", "helm");
+    CliRun run = CliRun.of("connector-config", "--server-url", url, "-o", "helm");
 
     assertThat(run.code()).isEqualTo(1);
     assertThat(run.out()).isEmpty();
@@ -178,8 +175,8 @@ class ConnectorConfigTest {
             MessageDigest.getInstance("SHA-256")
                 .digest("a connector".getBytes(StandardCharsets.UTF_8)));
 
-    Run run =
-        run(
+    CliRun run =
+        CliRun.of(
             "connector-config",
             "--server-url",
             url,
@@ -201,16 +198,16 @@ class ConnectorConfigTest {
   @Test
   @DisplayName("When a flag is bad, then it exits 2 with the flag's name")
   void badUsage() {
-    Run arch = run("connector-config", "--arch", "amd64", "--connector-file", "/dev/null");
+    CliRun arch = CliRun.of("connector-config", "--arch", "amd64", "--connector-file", "/dev/null");
     assertThat(arch.code()).isEqualTo(2);
     assertThat(arch.err()).contains("--arch: invalid value 'amd64'");
 
-    Run url = run("connector-config", "--server-url", "weighbridge:8080");
+    CliRun url = CliRun.of("connector-config", "--server-url", "weighbridge:8080");
     assertThat(url.code()).isEqualTo(2);
     assertThat(url.err()).contains("--server-url: invalid value 'weighbridge:8080'");
 
-    Run name =
-        run("connector-config", "--plugin-name", "bad name", "--connector-file", "/dev/null");
+    CliRun name =
+        CliRun.of("connector-config", "--plugin-name", "bad name", "--connector-file", "/dev/null");
     assertThat(name.code()).isEqualTo(2);
     assertThat(name.err()).contains("does not match Argo's pattern");
   }
@@ -231,15 +228,5 @@ class ConnectorConfigTest {
         });
     server.start();
     return "http://127.0.0.1:" + server.getAddress().getPort();
-  }
-
-  record Run(int code, String out, String err) {}
-
-  static Run run(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code =
-        new Cli(HttpClient.newHttpClient()).run(args, new PrintWriter(out), new PrintWriter(err));
-    return new Run(code, out.toString(), err.toString());
   }
 }

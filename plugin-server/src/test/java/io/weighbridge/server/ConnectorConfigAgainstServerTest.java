@@ -4,10 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.weighbridge.cli.Cli;
+import io.weighbridge.cli.CliRun;
 import io.weighbridge.fixtures.RecordingRouter;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -65,13 +63,8 @@ class ConnectorConfigAgainstServerTest {
     server.close();
   }
 
-  private record Run(int code, String out, String err) {}
-
-  private Run cli(String... args) {
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code = new Cli(http).run(args, new PrintWriter(out), new PrintWriter(err));
-    return new Run(code, out.toString(), err.toString());
+  private CliRun cli(String... args) {
+    return CliRun.of(http, args);
   }
 
   private static String only(Pattern p, String text) {
@@ -94,11 +87,11 @@ class ConnectorConfigAgainstServerTest {
     Files.write(connectorDir.resolve("weighbridge-connector-linux-arm64"), binary);
     String expected = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(binary));
 
-    Run run = cli("connector-config", "--server-url", url, "--arch", "linux-arm64");
+    CliRun run = cli("connector-config", "--server-url", url, "--arch", "linux-arm64");
 
-    assertThat(run.code).as(run.err).isZero();
-    assertThat(only(SHA256, run.out)).isEqualTo(expected);
-    String location = only(LOCATION, run.out);
+    assertThat(run.code()).as(run.err()).isZero();
+    assertThat(only(SHA256, run.out())).isEqualTo(expected);
+    String location = only(LOCATION, run.out());
     assertThat(location).isEqualTo(url + "/connector/linux-arm64");
     HttpResponse<byte[]> download =
         http.send(
@@ -106,7 +99,7 @@ class ConnectorConfigAgainstServerTest {
             HttpResponse.BodyHandlers.ofByteArray());
     assertThat(download.statusCode()).isEqualTo(200);
     assertThat(download.body()).isEqualTo(binary);
-    assertThat(run.out)
+    assertThat(run.out())
         .contains("- \"--server=127.0.0.1:9090\"")
         .as("plugin-server authenticates by default, so the connector must send a token")
         .contains("- \"--token-file=/var/run/secrets/kubernetes.io/serviceaccount/token\"");
@@ -119,8 +112,8 @@ class ConnectorConfigAgainstServerTest {
   void tokenFileChoices() throws Exception {
     Files.write(connectorDir.resolve("weighbridge-connector-linux-amd64"), new byte[] {1, 2, 3});
 
-    Run none = cli("connector-config", "--server-url", url, "--token-file=", "-o", "helm");
-    Run own =
+    CliRun none = cli("connector-config", "--server-url", url, "--token-file=", "-o", "helm");
+    CliRun own =
         cli(
             "connector-config",
             "--server-url",
@@ -129,10 +122,10 @@ class ConnectorConfigAgainstServerTest {
             "-o",
             "helm");
 
-    assertThat(none.code).as(none.err).isZero();
-    assertThat(none.out).doesNotContain("--token-file");
-    assertThat(own.code).as(own.err).isZero();
-    assertThat(own.out)
+    assertThat(none.code()).as(none.err()).isZero();
+    assertThat(none.out()).doesNotContain("--token-file");
+    assertThat(own.code()).as(own.err()).isZero();
+    assertThat(own.out())
         .contains("- \"--token-file=/var/run/secrets/weighbridge/token\"")
         .doesNotContain("serviceaccount/token");
   }
@@ -142,11 +135,11 @@ class ConnectorConfigAgainstServerTest {
       "When the server has no connector for the platform, then connector-config fails with the"
           + " server's 404 text and how to proceed, and prints no configuration")
   void missingConnector() {
-    Run run = cli("connector-config", "--server-url", url, "--arch", "linux-amd64");
+    CliRun run = cli("connector-config", "--server-url", url, "--arch", "linux-amd64");
 
-    assertThat(run.code).isEqualTo(1);
-    assertThat(run.out).doesNotContain("sha256:");
-    assertThat(run.err)
+    assertThat(run.code()).isEqualTo(1);
+    assertThat(run.out()).doesNotContain("sha256:");
+    assertThat(run.err())
         .contains(url + "/connector/linux-amd64.sha256 answered HTTP 404")
         .contains("no connector for linux-amd64 in " + connectorDir + " (--connector-dir)")
         .contains("--connector-file");

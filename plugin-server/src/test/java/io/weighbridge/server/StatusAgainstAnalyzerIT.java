@@ -19,7 +19,7 @@ import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.adapter.prometheus.PrometheusProcess;
 import io.weighbridge.adapter.prometheus.SyntheticWorkloadExporter;
 import io.weighbridge.adapter.prometheus.SyntheticWorkloadExporter.TraefikScheme;
-import io.weighbridge.cli.Cli;
+import io.weighbridge.cli.CliRun;
 import io.weighbridge.domain.Caller;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
@@ -29,8 +29,6 @@ import io.weighbridge.testkit.KubeApiServer;
 import io.weighbridge.testkit.TestNamespace;
 import io.weighbridge.testkit.WithKubeApiServer;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -156,10 +154,11 @@ class StatusAgainstAnalyzerIT {
     long canarySamples = check.at("/canary/samples").asLong();
     assertThat(canarySamples).isPositive();
 
-    Run json = cli("status", "-n", ns, "--server-url", url, "--plugin-names", plugin, "-o", "json");
+    CliRun json =
+        cli("status", "-n", ns, "--server-url", url, "--plugin-names", plugin, "-o", "json");
 
-    assertThat(json.code).as(json.err).isZero();
-    JsonNode report = JSON.readTree(json.out);
+    assertThat(json.code()).as(json.err()).isZero();
+    JsonNode report = JSON.readTree(json.out());
     assertThat(report.at("/analyzer/state").asText()).isEqualTo("ok");
     assertThat(report.at("/analyzer/leader").asBoolean()).isTrue();
     assertThat(report.at("/analyzer/identity").asText()).isEqualTo("weighbridge-it-0");
@@ -168,10 +167,10 @@ class StatusAgainstAnalyzerIT {
         .as("the CLI shows the server's entry for the Rollout, unchanged")
         .isEqualTo(entry);
 
-    Run text = cli("status", "web", "-n", ns, "--server-url", url, "--plugin-names", plugin);
+    CliRun text = cli("status", "web", "-n", ns, "--server-url", url, "--plugin-names", plugin);
 
-    assertThat(text.code).as(text.err).isZero();
-    assertThat(text.out)
+    assertThat(text.code()).as(text.err()).isZero();
+    assertThat(text.out())
         .contains(
             "analysis: ABORTED at canary weight 5 since " + entry.path("since").asText() + "\n")
         .contains("verdict FAILED: " + verdict.path("reason").asText() + "\n")
@@ -290,17 +289,11 @@ class StatusAgainstAnalyzerIT {
     return r.body();
   }
 
-  private record Run(int code, String out, String err) {}
-
-  private Run cli(String... args) {
+  private CliRun cli(String... args) {
     List<String> all = new ArrayList<>(List.of(args));
     all.add("--kubeconfig");
     all.add(apiServer.kubeconfig().toString());
-    StringWriter out = new StringWriter();
-    StringWriter err = new StringWriter();
-    int code =
-        new Cli(http).run(all.toArray(String[]::new), new PrintWriter(out), new PrintWriter(err));
-    return new Run(code, out.toString(), err.toString());
+    return CliRun.of(http, all.toArray(String[]::new));
   }
 
   private void service(String name) {
