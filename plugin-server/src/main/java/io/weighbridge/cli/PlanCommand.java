@@ -77,20 +77,7 @@ final class PlanCommand implements Callable<Integer> {
               + " (repeatable)")
   List<String> mirrorRoutes = new ArrayList<>();
 
-  @Option(
-      names = {"-o", "--output"},
-      paramLabel = "FORMAT",
-      defaultValue = "text",
-      description = "text or json (default: ${DEFAULT-VALUE})")
-  OutputFormat output;
-
-  @Option(
-      names = "--plugin-names",
-      paramLabel = "NAME",
-      split = ",",
-      defaultValue = Cli.DEFAULT_PLUGIN_NAMES,
-      description = "plugins keys that mean Weighbridge (default: ${DEFAULT-VALUE})")
-  List<String> pluginNames;
+  @Mixin ReportOptions options;
 
   @Mixin KubeOptions kube;
 
@@ -110,7 +97,7 @@ final class PlanCommand implements Callable<Integer> {
     try (KubernetesClient client = kube.connect();
         KubernetesRouteClient routes = KubeOptions.routes(client)) {
       String ns = KubeOptions.namespace(namespace, client);
-      ArgoRollout argo = new RolloutReader(client, pluginNames).get(ns, rollout);
+      ArgoRollout argo = new RolloutReader(client, options.pluginNames).get(ns, rollout);
       List<HeaderRoute> headers = new ArrayList<>();
       for (String name : headerRoutes) {
         headers.add(argo.headerRouteStep(name));
@@ -122,7 +109,7 @@ final class PlanCommand implements Callable<Integer> {
       PlanningRouteClient planning = new PlanningRouteClient(routes);
       DryRun.plan(planning, argo, headers, mirrors, weight, List.of());
       PrintWriter out = spec.commandLine().getOut();
-      if (output == OutputFormat.json) {
+      if (options.output == OutputFormat.json) {
         out.println(JSON.writeValueAsString(json(argo, headers, mirrors, planning)));
       } else {
         out.print(text(argo, headers, mirrors, weight, planning));

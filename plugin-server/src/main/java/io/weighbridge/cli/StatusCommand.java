@@ -69,20 +69,7 @@ final class StatusCommand implements Callable<Integer> {
               + " port-forward; default: not queried")
   String serverUrl;
 
-  @Option(
-      names = {"-o", "--output"},
-      paramLabel = "FORMAT",
-      defaultValue = "text",
-      description = "text or json (default: ${DEFAULT-VALUE})")
-  OutputFormat output;
-
-  @Option(
-      names = "--plugin-names",
-      paramLabel = "NAME",
-      split = ",",
-      defaultValue = Cli.DEFAULT_PLUGIN_NAMES,
-      description = "plugins keys that mean Weighbridge (default: ${DEFAULT-VALUE})")
-  List<String> pluginNames;
+  @Mixin ReportOptions options;
 
   @Mixin KubeOptions kube;
 
@@ -112,7 +99,7 @@ final class StatusCommand implements Callable<Integer> {
     try (KubernetesClient client = kube.connect();
         KubernetesRouteClient routes = KubeOptions.routes(client)) {
       String ns = allNamespaces ? null : KubeOptions.namespace(namespace, client);
-      RolloutReader reader = new RolloutReader(client, pluginNames);
+      RolloutReader reader = new RolloutReader(client, options.pluginNames);
       List<ArgoRollout> rollouts =
           rollout == null ? reader.list(ns) : List.of(reader.get(ns, rollout));
       AnalysesClient.Answer answer =
@@ -151,7 +138,7 @@ final class StatusCommand implements Callable<Integer> {
 
   private void print(StatusReport report) throws Exception {
     var out = spec.commandLine().getOut();
-    if (output == OutputFormat.json) {
+    if (options.output == OutputFormat.json) {
       out.println(
           new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
     } else {
