@@ -46,6 +46,11 @@ public final class ProtoMapper {
         JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
   }
 
+  /** Rollouts whose last parsed JSON is kept (tens of KiB of heap each). */
+  static final int PARSED_ROLLOUTS = 512;
+
+  private final ParsedJsonCache parsed = new ParsedJsonCache(PARSED_ROLLOUTS);
+
   /** Creates a mapper. */
   public ProtoMapper() {}
 
@@ -81,6 +86,10 @@ public final class ProtoMapper {
               + CONNECTOR_FIX);
     }
     String key = proto.getNamespace() + "/" + proto.getName();
+    JsonNode same = parsed.find(key, proto.getJson());
+    if (same != null) {
+      return rollout(proto, same);
+    }
     JsonNode node;
     try {
       node = Json.READER.readTree(proto.getJson().toByteArray());
@@ -111,6 +120,11 @@ public final class ProtoMapper {
               + ", not an object; "
               + CONNECTOR_FIX);
     }
+    parsed.remember(key, proto.getJson(), node);
+    return rollout(proto, node);
+  }
+
+  private static Rollout rollout(io.weighbridge.contract.v1.Rollout proto, JsonNode node) {
     return new Rollout(
         proto.getNamespace(),
         proto.getName(),
