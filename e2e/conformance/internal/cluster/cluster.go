@@ -157,6 +157,17 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	return c, nil
 }
 
+// StartAPIServer starts only etcd and kube-apiserver with the CRDs (ControlPlaneMain), as the first
+// step of Start does: for the bench, which drives plugin-server itself. Stop ends it.
+func StartAPIServer(opts Options) (*Cluster, error) {
+	c := &Cluster{opts: opts}
+	if err := c.startAPIServer(); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	return c, nil
+}
+
 func (c *Cluster) binaries() error {
 	if c.opts.Bin != "" {
 		c.Bin = c.opts.Bin
