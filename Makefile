@@ -98,14 +98,24 @@ run: java
 	$(JAVA_HOME)/bin/java -XX:+AutoCreateSharedArchive -Xlog:cds=off \
 	  -XX:SharedArchiveFile=$(ROOT)/plugin-server/target/plugin-server.jsa -jar $(SERVER_JAR) $(ARGS)
 
-## bench: print latency/throughput/memory numbers of the gRPC path (without and with the class-data archive
-## `make run` uses), then the routing engine's API calls and latency on a real kube-apiserver, then the
-## canary analyzer's simulated detection times and false-abort rate
-## (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m", ENGINE_BENCH_ARGS="--iterations=1000"; see e2e/README.md)
+## bench: first the whole path (Argo's client -> connector -> plugin-server jar -> kube-apiserver) as ratios to a
+## bare PATCH in the same run, with CPU per call, RSS, start times and correctness checks, in one table beside the
+## targets of issue 13 (PATH_BENCH_ARGS="-mem-calls 10000 -rounds 1000"); then latency/throughput/memory of
+## the gRPC path (without and with the class-data archive `make run` uses), the routing engine's API calls
+## and latency on a real kube-apiserver, and the canary analyzer's simulated detection times and false-abort
+## rate (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m", ENGINE_BENCH_ARGS="--iterations=1000"; see e2e/README.md)
 E2E_CP = $(ROOT)/e2e/target/test-classes:$(ROOT)/e2e/target/classes:$$(cat $(ROOT)/e2e/target/conformance-classpath.txt)
 E2E_TEST_JAR = $(ROOT)/e2e/target/weighbridge-e2e-0.1.0-SNAPSHOT-tests.jar
 CDS_JVM_ARGS = -XX:+AutoCreateSharedArchive -Xlog:cds=off -XX:SharedArchiveFile=$(ROOT)/e2e/target/conformance-server.jsa
+# The whole-path bench starts plugin-server as the image does (IMAGE_JVM_ARGS, a 512 MiB memory limit as in the
+# chart); with a JDK 25 it trains and uses the AOT cache the image builds (-aot), on an older JDK it runs without.
+IMAGE_JVM_ARGS = -XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:+ExitOnOutOfMemoryError
+PATH_BENCH_ARGS ?= -mem-calls 3000
 bench: build controlplane
+	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
+	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/bench -path \
+	  $$($(JAVA_HOME)/bin/java -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1 && echo -aot) \
+	  -jvm-args="$(IMAGE_JVM_ARGS)" $(PATH_BENCH_ARGS)
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench $(BENCH_ARGS)
 	@echo "The same with the class-data archive of make run (written afresh by the first start: an archive"
@@ -116,8 +126,6 @@ bench: build controlplane
 	  $(GO) run ./cmd/bench $(BENCH_ARGS) -jvm-args="$(CDS_JVM_ARGS)"
 	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/e2e/target/test-classes/logback-bench.xml \
 	  -cp "$(E2E_CP)" io.weighbridge.e2e.EngineBenchMain $(ENGINE_BENCH_ARGS)
-	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench -real-engine 300
 	@echo "Canary analyzer simulation (1% canary, 100 req/s in total, 5 s scrape; ANALYZER_BENCH_ARGS=<healthy runs>):"
 	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/plugin-server/target/test-classes/logback-analyzer-bench.xml \
 	  -cp "$(ROOT)/plugin-server/target/test-classes:$(ROOT)/plugin-server/target/classes:$(ROOT)/plugin-server/target/lib/*" \

@@ -38,8 +38,6 @@ func run() error {
 	warmup := flag.Int("warmup", 5000, "SetWeight calls before measuring (JIT warm-up)")
 	starts := flag.Int("starts", 5, "plugin-server starts for the time-to-ready median")
 	jvmArgs := flag.String("jvm-args", "", "space-separated JVM options for plugin-server, e.g. -Xmx256m")
-	realEngine := flag.Int("real-engine", 0, "instead: this many SetWeight calls each (changed, unchanged weight) "+
-		"through the real routing engine on a real kube-apiserver")
 	path := flag.Bool("path", false, "instead: the whole-path bench (Argo's client -> connector -> plugin-server jar -> "+
 		"kube-apiserver) against a bare PATCH, with CPU, memory and start figures, in one table")
 	rounds := flag.Int("rounds", 200, "-path: interleaved rounds of bare PATCH, 1-route and 10-route SetWeight")
@@ -65,9 +63,6 @@ func run() error {
 		return runPath(env, dir, pathOptions{rounds: *rounds, cpuCalls: *cpuCalls, memCalls: *memCalls,
 			memRollouts: *memRollouts, memRoutes: *memRoutes, starts: *pathStarts,
 			jvmArgs: strings.Fields(*jvmArgs), serverJar: *serverJar, aot: *aot})
-	}
-	if *realEngine > 0 {
-		return runRealEngine(env, dir, *realEngine)
 	}
 	opts := harness.ServerOptions{Dir: dir, Noop: true, JVMArgs: strings.Fields(*jvmArgs)}
 
