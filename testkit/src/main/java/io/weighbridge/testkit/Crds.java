@@ -28,8 +28,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The CRD bundles in the shared folder ({@code shared/crds/<bundle>.yaml}, e.g. {@code
- * gateway-api-v1.5.1-experimental} or {@code argo-rollouts-v1.9.1-crds}) and how to install them.
+ * The CRD bundles of the pinned upstream releases ({@code <bundle>.yaml}, e.g. {@code
+ * gateway-api-v1.5.1-experimental} or {@code argo-rollouts-v1.9.1-crds}; see {@link UpstreamFiles})
+ * and how to install them.
  */
 public final class Crds {
   /** The Gateway API bundle most tests use: the current release with its experimental kinds. */
@@ -54,11 +55,11 @@ public final class Crds {
   }
 
   /**
-   * The shared CRD folder: {@code $WEIGHBRIDGE_SHARED/crds}, else {@code shared/crds} beside the
-   * checkout.
+   * The bundles resolved from the pinned Go modules: {@link UpstreamFiles#locate()}'s {@code
+   * crds/}.
    */
   public static Crds locate() {
-    return new Crds(Checkout.sharedDir(System.getenv(), Path.of("")).resolve("crds"));
+    return UpstreamFiles.locate().crds();
   }
 
   /** The folder holding the bundles. */
