@@ -18,7 +18,7 @@
 # go.sum and this script, so a pin change resolves a new directory while an unchanged one returns at once (no Go
 # call at all). Concurrent callers serialise on a per-key flock, like ../controlplane/build.sh.
 #
-# Environment: WEIGHBRIDGE_CACHE (default ~/.cache/weighbridge), GO (default: `go` on PATH, /usr/local/go/bin/go),
+# Environment: WEIGHBRIDGE_CACHE (default ~/.cache/weighbridge), GO (default: what scripts/find-go finds),
 # GOPROXY/GOMODCACHE as usual for Go.
 set -euo pipefail
 
@@ -49,12 +49,7 @@ if [[ -s "$dest/VERSIONS" ]]; then
   exit 0
 fi
 
-GO=${GO:-$(command -v go || true)}
-[[ -n "$GO" ]] || { [[ -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go; }
-[[ -n "$GO" ]] || {
-  log "no Go toolchain found: install Go 1.24 or newer, put it on PATH or set GO=/path/to/go"
-  exit 1
-}
+GO=${GO:-$("$here/../../scripts/find-go")}
 
 tmp=$(mktemp -d "$root/.tmp-$key.XXXXXX")
 chmod 755 "$tmp"
