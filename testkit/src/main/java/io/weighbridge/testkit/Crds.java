@@ -5,7 +5,9 @@ import io.fabric8.kubernetes.api.model.APIResourceList;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionVersion;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
@@ -107,13 +109,23 @@ public final class Crds {
       KubernetesClient client, Collection<CustomResourceDefinition> crds, Duration timeout) {
     long started = System.nanoTime();
     long deadline = started + timeout.toNanos();
-    try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+    // A CRD's schema is up to a megabyte that the server validates and compiles (CEL); with a
+    // dozen at once on a loaded machine one apply can outlast the client's usual request timeout,
+    // so the applies get the whole install's.
+    try (KubernetesClient patient =
+            new KubernetesClientBuilder()
+                .withConfig(
+                    new ConfigBuilder(client.getConfiguration())
+                        .withRequestTimeout((int) timeout.toMillis())
+                        .build())
+                .build();
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
       List<Future<CustomResourceDefinition>> applied = new ArrayList<>();
       for (CustomResourceDefinition crd : crds) {
         applied.add(
             pool.submit(
                 () ->
-                    client
+                    patient
                         .resource(crd)
                         .fieldManager(FIELD_MANAGER)
                         .forceConflicts()
