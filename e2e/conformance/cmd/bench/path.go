@@ -124,17 +124,20 @@ func runPath(env harness.Env, dir string, o pathOptions) error {
 	defer plugin.Client.Kill()
 	one := benchRollout(benchNS, "one", []string{oneRoute})
 	ten := benchRollout(benchNS, "ten", tenRoutes())
-	if err := b.latency(ctx, plugin, one, ten); err != nil {
-		return err
-	}
-	if err := b.cpu(ctx, plugin, one, []int{plugin.Pid(), srv.pid()}); err != nil {
-		return err
-	}
-	if err := b.memory(ctx, plugin, srv); err != nil {
-		return err
+	// A failed call (an API server too slow on a loaded machine, say) ends the run, but the table still
+	// shows what was measured before it.
+	for _, phase := range []func() error{
+		func() error { return b.latency(ctx, plugin, one, ten) },
+		func() error { return b.cpu(ctx, plugin, one, []int{plugin.Pid(), srv.pid()}) },
+		func() error { return b.memory(ctx, plugin, srv) },
+	} {
+		if err = phase(); err != nil {
+			b.bad = append(b.bad, "the run stopped: "+err.Error())
+			break
+		}
 	}
 	b.print(time.Since(began))
-	return nil
+	return err
 }
 
 // fixtures creates the namespace, the Services, a Gateway and the routes of the latency and CPU runs.
