@@ -508,7 +508,7 @@ func (b *pathBench) trainAOTCache() error {
 		srv.stop()
 		return err
 	}
-	srv.stop()
+	srv.stopWithin(5 * time.Minute) // the JVM writes the cache before it exits: tens of seconds on a busy machine
 	info, err := os.Stat(cache)
 	if err != nil {
 		return fmt.Errorf("the training run wrote no AOT cache (%v); its log %s:\n%s", err, srv.logPath, tailFile(srv.logPath, 2000))
@@ -583,11 +583,14 @@ func (s *serverProc) awaitReady(timeout time.Duration) error {
 
 func (s *serverProc) pid() int { return s.cmd.Process.Pid }
 
-func (s *serverProc) stop() {
+func (s *serverProc) stop() { s.stopWithin(20 * time.Second) }
+
+// stopWithin sends SIGTERM and kills the process if it has not ended within grace.
+func (s *serverProc) stopWithin(grace time.Duration) {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
-	case <-time.After(20 * time.Second):
+	case <-time.After(grace):
 		_ = s.cmd.Process.Kill()
 		<-s.exited
 	}
