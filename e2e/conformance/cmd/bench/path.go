@@ -510,6 +510,9 @@ func (b *pathBench) trainAOTCache() error {
 	}
 	srv.stopWithin(5 * time.Minute) // the JVM writes the cache before it exits: tens of seconds on a busy machine
 	info, err := os.Stat(cache)
+	if err == nil && info.Size() == 0 {
+		err = fmt.Errorf("%s is empty", cache)
+	}
 	if err != nil {
 		return fmt.Errorf("the training run wrote no AOT cache (%v); its log %s:\n%s", err, srv.logPath, tailFile(srv.logPath, 2000))
 	}
