@@ -131,7 +131,7 @@ bench: build controlplane
 FUZZ_TARGETS ?= rolloutJson headerRoute grpcRequest
 fuzz:
 	for target in $(FUZZ_TARGETS); do \
-	  JAZZER_FUZZ=1 $(MVN) -pl plugin-server -am test -Dtest="RequestFuzzTest#$$target" \
+	  JAZZER_FUZZ=1 $(MVN) -pl plugin-server -am test -DfuzzOnly=true -Dtest="RequestFuzzTest#$$target" \
 	    -Dsurefire.failIfNoSpecifiedTests=false || exit 1; \
 	done
 

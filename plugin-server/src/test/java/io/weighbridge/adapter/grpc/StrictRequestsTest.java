@@ -19,11 +19,9 @@ import io.grpc.stub.ClientCalls;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.weighbridge.contract.v1.TrafficRouterGrpc;
 import io.weighbridge.contract.v1.TypeRequest;
+import io.weighbridge.fixtures.RawGrpc;
 import io.weighbridge.fixtures.RecordingRouter;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -39,25 +37,8 @@ import org.slf4j.LoggerFactory;
 class StrictRequestsTest {
 
   /** Sends and receives raw bytes, as a fuzzer or a broken client would. */
-  private static final MethodDescriptor.Marshaller<byte[]> BYTES =
-      new MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(byte[] value) {
-          return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-          try (stream) {
-            return stream.readAllBytes();
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        }
-      };
-
   private static final MethodDescriptor<byte[], byte[]> RAW_TYPE =
-      TrafficRouterGrpc.getTypeMethod().toBuilder(BYTES, BYTES).build();
+      RawGrpc.raw(TrafficRouterGrpc.getTypeMethod());
 
   private final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   private final ListAppender<ILoggingEvent> logged = new ListAppender<>();

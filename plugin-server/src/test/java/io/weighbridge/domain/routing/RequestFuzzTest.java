@@ -25,9 +25,8 @@ import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.StringMatch;
 import io.weighbridge.domain.WeighbridgeException;
 import io.weighbridge.domain.analysis.AnalysisConfigParser;
-import java.io.ByteArrayInputStream;
+import io.weighbridge.fixtures.RawGrpc;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -95,23 +94,6 @@ class RequestFuzzTest {
     }
   }
 
-  private static final MethodDescriptor.Marshaller<byte[]> BYTES =
-      new MethodDescriptor.Marshaller<>() {
-        @Override
-        public InputStream stream(byte[] value) {
-          return new ByteArrayInputStream(value);
-        }
-
-        @Override
-        public byte[] parse(InputStream stream) {
-          try (stream) {
-            return stream.readAllBytes();
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        }
-      };
-
   private static final List<MethodDescriptor<byte[], byte[]>> METHODS =
       List.of(
               TrafficRouterGrpc.getSetWeightMethod(),
@@ -123,7 +105,7 @@ class RequestFuzzTest {
               TrafficRouterGrpc.getInitPluginMethod(),
               TrafficRouterGrpc.getTypeMethod())
           .stream()
-          .map(m -> m.toBuilder(BYTES, BYTES).build())
+          .map(RawGrpc::raw)
           .toList();
 
   /** A Weighbridge failure is fine when its status is not a bug's and its message is bounded. */
