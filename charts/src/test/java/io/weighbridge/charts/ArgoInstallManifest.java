@@ -27,23 +27,34 @@ final class ArgoInstallManifest {
 
   /** The pod template labels of install.yaml's Deployment argo-rollouts. */
   static Map<String, String> controllerPodLabels() throws IOException, InterruptedException {
+    Map<String, String> labels = new TreeMap<>();
+    object("Deployment", "argo-rollouts")
+        .at("/spec/template/metadata/labels")
+        .properties()
+        .forEach(e -> labels.put(e.getKey(), e.getValue().asText()));
+    return labels;
+  }
+
+  /** The argo-rollouts-config ConfigMap install.yaml ships, as JSON. */
+  static String configMapJson() throws IOException, InterruptedException {
+    return JSON.writeValueAsString(object("ConfigMap", "argo-rollouts-config"));
+  }
+
+  private static JsonNode object(String kind, String name)
+      throws IOException, InterruptedException {
     Path manifest = moduleDir().resolve("manifests/install.yaml");
     try (var parser = YAML.createParser(Files.readString(manifest))) {
       var docs = YAML.readValues(parser, JsonNode.class);
       while (docs.hasNext()) {
         JsonNode doc = docs.next();
         if (doc != null
-            && "Deployment".equals(doc.path("kind").asText())
-            && "argo-rollouts".equals(doc.at("/metadata/name").asText())) {
-          Map<String, String> labels = new TreeMap<>();
-          doc.at("/spec/template/metadata/labels")
-              .properties()
-              .forEach(e -> labels.put(e.getKey(), e.getValue().asText()));
-          return labels;
+            && kind.equals(doc.path("kind").asText())
+            && name.equals(doc.at("/metadata/name").asText())) {
+          return doc;
         }
       }
     }
-    throw new IllegalStateException(manifest + " has no Deployment argo-rollouts");
+    throw new IllegalStateException(manifest + " has no " + kind + " " + name);
   }
 
   private static Path moduleDir() throws IOException, InterruptedException {

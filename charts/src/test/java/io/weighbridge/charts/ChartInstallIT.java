@@ -31,7 +31,9 @@ import org.junit.jupiter.api.Test;
  * .Capabilities are those of a cluster. No pods run (there is no kubelet); the install is not
  * waited on.
  */
-@WithKubeApiServer
+@WithKubeApiServer(
+    gatewayApi = "",
+    argoRollouts = false) // no CRDs: the chart needs none to install
 class ChartInstallIT {
 
   private static final Path CHART =
@@ -147,29 +149,27 @@ class ChartInstallIT {
       Release with = install(server, "weighbridge", namespace.name(), values);
       try {
         assertThat(with.getOutput()).doesNotContain("WARNING: serviceMonitor.enabled");
-        GenericKubernetesResource monitor =
-            client
-                .genericKubernetesResources("monitoring.coreos.com/v1", "ServiceMonitor")
-                .inNamespace(namespace.name())
-                .withName("weighbridge")
-                .require();
-        JsonNode endpoints =
-            JSON.valueToTree(monitor.getAdditionalProperties()).at("/spec/endpoints");
+        JsonNode endpoints = monitoring(client, namespace, "ServiceMonitor").at("/spec/endpoints");
         assertThat(endpoints.at("/0/port").asText()).isEqualTo("http");
         assertThat(endpoints.at("/0/path").asText()).isEqualTo("/metrics");
-
-        GenericKubernetesResource rule =
-            client
-                .genericKubernetesResources("monitoring.coreos.com/v1", "PrometheusRule")
-                .inNamespace(namespace.name())
-                .withName("weighbridge")
-                .require();
         assertAlerts(
-            JSON.valueToTree(rule.getAdditionalProperties()).at("/spec/groups/0/rules"),
+            monitoring(client, namespace, "PrometheusRule").at("/spec/groups/0/rules"),
             "job=\"weighbridge\",namespace=\"" + namespace.name() + "\"");
       } finally {
         uninstall(server, "weighbridge", namespace.name());
       }
+    }
+
+    /** The release's monitoring.coreos.com/v1 object of that kind, as JSON. */
+    private static JsonNode monitoring(
+        KubernetesClient client, TestNamespace namespace, String kind) {
+      GenericKubernetesResource object =
+          client
+              .genericKubernetesResources("monitoring.coreos.com/v1", kind)
+              .inNamespace(namespace.name())
+              .withName("weighbridge")
+              .require();
+      return JSON.valueToTree(object.getAdditionalProperties());
     }
 
     /** Each alert queries a metric plugin-server exports, for this release's job. */
