@@ -3,18 +3,17 @@ package io.weighbridge.charts;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.weighbridge.testkit.UpstreamFiles;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Argo Rollouts' own {@code manifests/install.yaml}, read from the argo-rollouts Go module that
- * e2e/conformance's go.mod requires and its go.sum pins ({@code go mod download -json} verifies the
- * module against go.sum and names its directory in the module cache): the labels its controller
- * pods carry, not a copy from memory.
+ * Argo Rollouts' own {@code manifests/install.yaml} of v1.9.1, unchanged from the argo-rollouts Go
+ * module pinned by testkit/upstream's go.sum (resolved by testkit/upstream/resolve.sh, which checks
+ * the module against go.sum): the labels its controller pods carry, not a copy from memory.
  */
 final class ArgoInstallManifest {
 
@@ -42,7 +41,8 @@ final class ArgoInstallManifest {
 
   private static JsonNode object(String kind, String name)
       throws IOException, InterruptedException {
-    Path manifest = moduleDir().resolve("manifests/install.yaml");
+    Path manifest =
+        UpstreamFiles.locate(System.getenv(), ROOT).manifest(UpstreamFiles.ARGO_ROLLOUTS_INSTALL);
     try (var parser = YAML.createParser(Files.readString(manifest))) {
       var docs = YAML.readValues(parser, JsonNode.class);
       while (docs.hasNext()) {
@@ -55,35 +55,5 @@ final class ArgoInstallManifest {
       }
     }
     throw new IllegalStateException(manifest + " has no " + kind + " " + name);
-  }
-
-  private static Path moduleDir() throws IOException, InterruptedException {
-    String go = run(ROOT, ROOT.resolve("scripts/find-go").toString()).trim();
-    String json =
-        run(
-            ROOT.resolve("e2e/conformance"),
-            go,
-            "mod",
-            "download",
-            "-json",
-            "github.com/argoproj/argo-rollouts");
-    JsonNode module = JSON.readTree(json);
-    if (module.hasNonNull("Error")) {
-      throw new IllegalStateException("go mod download: " + module.path("Error").asText());
-    }
-    return Path.of(module.path("Dir").asText());
-  }
-
-  private static String run(Path dir, String... command) throws IOException, InterruptedException {
-    Process p =
-        new ProcessBuilder(command)
-            .directory(dir.toFile())
-            .redirectError(ProcessBuilder.Redirect.INHERIT)
-            .start();
-    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-    if (p.waitFor() != 0) {
-      throw new IllegalStateException(String.join(" ", command) + " failed in " + dir + ": " + out);
-    }
-    return out;
   }
 }

@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.weighbridge.charts.DocSteps.Step;
 import io.weighbridge.testkit.KubeApiServer;
+import io.weighbridge.testkit.UpstreamFiles;
 import io.weighbridge.testkit.WithKubeApiServer;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -38,12 +39,13 @@ import org.junit.jupiter.params.provider.ValueSource;
  * <p>Executed as written, by bash with a real kubectl (built from the testkit's Kubernetes module,
  * {@code testkit/controlplane/build.sh kubectl}) and {@code $SHA256} set to a real digest: the
  * {@code cat > file <<EOF} registrations (then checked as Argo reads them), the ConfigMap merge
- * patch (on the ConfigMap Argo's install.yaml ships, read from the argo-rollouts Go module), the
- * read-only kubectl queries, and every YAML manifest ({@code kubectl apply --server-side -f -}, so
- * the API server's schema and CEL validation judge it). Translated: the chart's {@code helm
+ * patch (on the ConfigMap Argo's install.yaml ships, resolved from the argo-rollouts Go module),
+ * the read-only kubectl queries, and every YAML manifest ({@code kubectl apply --server-side -f -},
+ * so the API server's schema and CEL validation judge it). Translated: the chart's {@code helm
  * install} runs Helm's install action through helm-java (no helm binary; the local chart stands in
- * for the OCI artifact of the same version), and the Gateway API CRDs' release URL is the same file
- * from shared/crds. The run prints which step was executed and which stays on paper.
+ * for the OCI artifact of the same version), and the Gateway API CRDs' release URL is the same
+ * release's bundle, resolved from its Go module by testkit/upstream/resolve.sh. The run prints
+ * which step was executed and which stays on paper.
  */
 @WithKubeApiServer(gatewayApi = "v1.2.1-standard")
 class OperatorDocsIT {
@@ -179,7 +181,10 @@ class OperatorDocsIT {
         } else if (step.isYaml()) {
           executed.add(step + " -> " + applyYaml(step, work, env));
         } else if (command.startsWith(GATEWAY_API_CRDS)) {
-          Path local = sharedCrds().resolve("gateway-api-v1.2.1-standard.yaml");
+          Path local =
+              UpstreamFiles.locate(System.getenv(), ROOT)
+                  .dir()
+                  .resolve("crds/gateway-api-v1.2.1-standard.yaml");
           bash(step, "kubectl apply --server-side -f " + local, work, env);
           executed.add(step + " -> kubectl with the release's file from " + local);
         } else if (command.startsWith("helm install weighbridge ")) {
@@ -364,16 +369,6 @@ class OperatorDocsIT {
           .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
           .create();
     }
-  }
-
-  private static Path sharedCrds() throws IOException {
-    for (Path dir = ROOT; dir != null; dir = dir.getParent()) {
-      Path crds = dir.resolve("shared/crds");
-      if (Files.isDirectory(crds)) {
-        return crds;
-      }
-    }
-    throw new IOException("no shared/crds above " + ROOT);
   }
 
   private static String bash(Step step, String script, Path work, Map<String, String> env)
