@@ -76,7 +76,9 @@ RUN java -XX:ArchiveClassesAtExit=/opt/weighbridge/plugin-server.jsa -Xlog:cds=o
          -jar /opt/weighbridge/weighbridge-plugin-server.jar --help > /dev/null \
  && chmod -R a+rX /opt/weighbridge
 # Container-aware JVM: heap as a share of the cgroup memory limit, exit (and be restarted) on OOM
-# instead of limping on, class data shared from the archive above. Set JAVA_TOOL_OPTIONS to add flags.
+# instead of limping on, class data shared from the archive above. To override one of these flags, set
+# JDK_JAVA_OPTIONS whole, these first and yours after (the chart's jvmOptions does; its jvmImageOptions repeat this
+# line, and a chart test compares them): JAVA_TOOL_OPTIONS is read before these, so its copy of a flag loses.
 ENV JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75 -XX:InitialRAMPercentage=25 -XX:+ExitOnOutOfMemoryError -XX:SharedArchiveFile=/opt/weighbridge/plugin-server.jsa -Xshare:auto -Xlog:cds=off -Djava.io.tmpdir=/tmp -Duser.home=/tmp"
 USER 65532:65532
 WORKDIR /tmp
