@@ -328,6 +328,32 @@ class WeighbridgeChartTest {
 
     @Test
     @DisplayName(
+        "When the analyzer is configured, then the Rollout policy judges only the chart's"
+            + " ServiceAccount; rbac.rolloutPolicy=false or no analyzer leaves it out")
+    void rolloutPolicyMatchesTheServiceAccount() throws IOException {
+      Rendered rendered = analyzerOn();
+      JsonNode policy = rendered.one("ValidatingAdmissionPolicy");
+      assertThat(policy.at("/spec/matchConditions/0/expression").asText())
+          .isEqualTo(
+              "request.userInfo.username == \"system:serviceaccount:"
+                  + NAMESPACE
+                  + ":"
+                  + rendered.one("ServiceAccount").at("/metadata/name").asText()
+                  + "\"");
+      assertThat(rendered.one("ValidatingAdmissionPolicyBinding").at("/spec/policyName").asText())
+          .isEqualTo(policy.at("/metadata/name").asText());
+      assertThat(policy.at("/metadata/name").asText())
+          .isEqualTo("weighbridge-" + NAMESPACE + "-rollout-pause-abort-only");
+      assertThat(
+              render(Map.of("server.prometheusUrl", PROMETHEUS, "rbac.rolloutPolicy", false))
+                  .kinds())
+          .doesNotContain("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding");
+      assertThat(defaults().kinds())
+          .doesNotContain("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding");
+    }
+
+    @Test
+    @DisplayName(
         "When rendered with the analyzer, then no RBAC rule holds a wildcard and leases stay in"
             + " the namespace")
     void noWildcardsAndNamespacedLeases() throws IOException {
