@@ -91,7 +91,9 @@ RUN set -eu; \
 # Container-aware JVM: heap as a share of the cgroup memory limit; the serial collector (one small heap, no
 # concurrent GC threads) that gives memory back after a collection (heap free ratios: RSS 373 -> 316 MiB in
 # make bench, 575 MiB without them); exit (and be restarted) on
-# OOM instead of limping on; the AOT cache above. Set JAVA_TOOL_OPTIONS to add flags.
+# OOM instead of limping on; the AOT cache above. To override one of these flags, set JDK_JAVA_OPTIONS whole,
+# these first and yours after (the chart's jvmOptions does; its jvmImageOptions repeat this line, and a chart test
+# compares them): JAVA_TOOL_OPTIONS is read before these, so its copy of a flag loses.
 ENV JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp -Duser.home=/tmp -XX:AOTCache=/opt/weighbridge/plugin-server.aot"
 USER 65532:65532
 WORKDIR /tmp

@@ -7,6 +7,9 @@
 #   build.sh e2e    those plus kube-controller-manager (this module), kwok (./kwok, its own module: KWOK builds
 #                   against a newer Kubernetes client) and Argo's rollouts-controller v1.9.1 (./rollouts, its own
 #                   module with Argo's replace directives); the end-to-end tests
+#   build.sh kubectl   kubectl of the same Kubernetes release (./kubectl, its own module: kubectl's dependencies
+#                   are not in this module's go.sum, and changing it would rebuild every set); the operator-doc
+#                   test (charts OperatorDocsIT) runs the docs' kubectl commands with it
 #
 # <key> is a hash of the set, the modules' go.mod, go.sum, Go sources and build recipe, so a version bump builds a new
 # directory while an unchanged module finds its binaries in the cache and returns at once (no Go call at all).
@@ -37,9 +40,14 @@ case "$set_" in
     files=(kwok-stages.yaml)
     modules+=(kwok rollouts)
     ;;
+  kubectl)
+    recipe="v1 CGO_ENABLED=0 -trimpath -buildvcs=false -ldflags=-s -w (+version stamps) kubectl:."
+    binaries=(kubectl)
+    modules=(kubectl)
+    ;;
   *)
-    log "unknown set '$set_': use no argument (kube-apiserver, etcd) or 'e2e' (plus kube-controller-manager, kwok," \
-      "rollouts-controller)"
+    log "unknown set '$set_': use no argument (kube-apiserver, etcd), 'e2e' (plus kube-controller-manager, kwok," \
+      "rollouts-controller) or 'kubectl'"
     exit 2
     ;;
 esac
@@ -49,6 +57,7 @@ key=$(
   {
     printf '%s\n' "$recipe"
     for m in "${modules[@]}"; do cat "$m/go.mod" "$m/go.sum"; done
+    [[ "$set_" != kubectl ]] || cat kubectl/main.go
     find cmd -name '*.go' -print0 | sort -z | xargs -0 cat
   } | sha256sum | cut -c1-16
 )
@@ -106,7 +115,11 @@ done
 build() { CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -o "$tmp/bin/" "$@"; }
 k8s=(./cmd/etcd k8s.io/kubernetes/cmd/kube-apiserver)
 [[ "$set_" == e2e ]] && k8s+=(k8s.io/kubernetes/cmd/kube-controller-manager)
-build -ldflags "-s -w$stamp" "${k8s[@]}"
+if [[ "$set_" == kubectl ]]; then
+  (cd kubectl && build -ldflags "-s -w$stamp" .)
+else
+  build -ldflags "-s -w$stamp" "${k8s[@]}"
+fi
 {
   echo "key: $key"
   echo "go: $("$GO" version)"
