@@ -92,6 +92,27 @@ class WeighbridgeChartTest {
   }
 
   @Nested
+  class WhenTheGrafanaDashboardIsEnabled {
+    @Test
+    @DisplayName(
+        "When grafanaDashboard.enabled, then one labelled ConfigMap carries dashboards/weighbridge.json")
+    void dashboardConfigMap() throws IOException {
+      Rendered rendered = render(Map.of("grafanaDashboard.enabled", "true"));
+
+      JsonNode map = rendered.one("ConfigMap");
+      assertThat(map.at("/metadata/labels/grafana_dashboard").asText()).isEqualTo("1");
+      assertThat(map.at("/metadata/namespace").asText()).isEqualTo(NAMESPACE);
+      JsonNode dashboard = new ObjectMapper().readTree(map.at("/data/weighbridge.json").asText());
+      assertThat(dashboard)
+          .isEqualTo(
+              new ObjectMapper()
+                  .readTree(CHART.resolve("dashboards").resolve("weighbridge.json").toFile()));
+      assertThat(dashboard.path("panels").size()).isPositive();
+      assertThat(defaults().all("ConfigMap")).as("off by default").isEmpty();
+    }
+  }
+
+  @Nested
   @DisplayName("helm lint")
   class Lint {
 
@@ -478,11 +499,9 @@ class WeighbridgeChartTest {
       String job = "job=\"weighbridge\",namespace=\"argo-rollouts\"";
       assertThat(alerts.get("WeighbridgeDown")).isEqualTo("absent(up{" + job + "} == 1)");
       assertThat(alerts.get("WeighbridgeGrpcErrorRatioHigh"))
-          .contains(
-              "grpc_server_processing_duration_seconds_count{" + job + ",statusCode!=\"OK\"}",
-              "> 0.05");
+          .contains("grpc_server_handled_total{" + job + ",grpc_code!=\"OK\"}", "> 0.05");
       assertThat(alerts.get("WeighbridgeGrpcLatencyHigh"))
-          .contains("grpc_server_processing_duration_seconds_bucket{" + job + "}", "> 2");
+          .contains("grpc_server_handling_seconds_bucket{" + job + "}", "> 2");
       assertThat(alerts.get("WeighbridgeDriftRestorations"))
           .contains("weighbridge_routing_drift_restorations_total{" + job + "}", "> 3");
       assertThat(alerts.get("WeighbridgeKubernetesApiDown"))
