@@ -257,17 +257,18 @@ class WeighbridgeChartTest {
       List<String> routeVerbs = List.of("get", "list", "watch", "patch");
       assertThat(grants)
           .containsExactlyInAnyOrderEntriesOf(
-              Map.of(
-                  "gateway.networking.k8s.io/httproutes", routeVerbs,
-                  "gateway.networking.k8s.io/grpcroutes", routeVerbs,
-                  "gateway.networking.k8s.io/tcproutes", routeVerbs,
-                  "gateway.networking.k8s.io/tlsroutes", routeVerbs,
-                  "/services", List.of("get"),
-                  "apiextensions.k8s.io/customresourcedefinitions", List.of("get"),
-                  "argoproj.io/rollouts", List.of("get", "list", "watch", "patch"),
-                  "argoproj.io/rollouts/status", List.of("patch"),
-                  "/events", List.of("create"),
-                  "authentication.k8s.io/tokenreviews", List.of("create")));
+              Map.ofEntries(
+                  Map.entry("gateway.networking.k8s.io/httproutes", routeVerbs),
+                  Map.entry("gateway.networking.k8s.io/grpcroutes", routeVerbs),
+                  Map.entry("gateway.networking.k8s.io/tcproutes", routeVerbs),
+                  Map.entry("gateway.networking.k8s.io/tlsroutes", routeVerbs),
+                  Map.entry("gateway.networking.k8s.io/udproutes", routeVerbs),
+                  Map.entry("/services", List.of("get")),
+                  Map.entry("apiextensions.k8s.io/customresourcedefinitions", List.of("get")),
+                  Map.entry("argoproj.io/rollouts", List.of("get", "list", "watch", "patch")),
+                  Map.entry("argoproj.io/rollouts/status", List.of("patch")),
+                  Map.entry("/events", List.of("create")),
+                  Map.entry("authentication.k8s.io/tokenreviews", List.of("create"))));
       JsonNode crdRule =
           StreamSupport.stream(rules.spliterator(), false)
               .filter(r -> texts(r.path("resources")).contains("customresourcedefinitions"))
@@ -278,7 +279,8 @@ class WeighbridgeChartTest {
               "httproutes.gateway.networking.k8s.io",
               "grpcroutes.gateway.networking.k8s.io",
               "tcproutes.gateway.networking.k8s.io",
-              "tlsroutes.gateway.networking.k8s.io");
+              "tlsroutes.gateway.networking.k8s.io",
+              "udproutes.gateway.networking.k8s.io");
     }
 
     @Test
