@@ -95,6 +95,12 @@ e2e-argo110: build
 ## live table of the real Argo Rollouts controller taking a canary 1% -> 100% through Weighbridge, then a bad
 ## version rolled back by the analyzer, a summary, and tear-down (Ctrl-C tears down too; DEMO_ARGS=-plain)
 demo:
+	@prom=$${WEIGHBRIDGE_PROMETHEUS:-/usr/bin/prometheus}; [[ -x $$prom ]] || { \
+	  echo "demo: NOTE: $$prom is missing. The second half of the demo (a bad version rolled back by the canary"; \
+	  echo "      analyzer) needs a real Prometheus; get it with"; \
+	  echo "          sudo apt-get install prometheus"; \
+	  echo "      (Debian/Ubuntu; elsewhere set WEIGHBRIDGE_PROMETHEUS=/path/to/prometheus). Without it the demo shows"; \
+	  echo "      the promotion only."; }
 	@echo "demo: building plugin-server (Maven) and the connector (Go): about 1-3 min; on a fresh machine longer, while"
 	@echo "      Maven and Go download their dependencies"
 	@$(MAKE) --no-print-directory build
