@@ -18,11 +18,15 @@ ARG RUNTIME_BASE=debian:bookworm-slim
 # ---------------------------------------------------------------------------------------------------
 # 1. plugin-server jar + target/lib (the jar's manifest puts lib/*.jar on its class path).
 FROM --platform=$BUILDPLATFORM ${JAVA_BUILD_IMAGE} AS java-build
+# weighbridge_build_info{version,revision} reads them from the jar's manifest.
+ARG VERSION=dev
+ARG REVISION=unknown
 WORKDIR /src
 # The Maven repository is a cache mount, so dependencies are downloaded once per builder, not per build.
 COPY . .
 RUN --mount=type=cache,target=/root/.m2 \
-    mvn -B -ntp -pl plugin-server -am package -DskipTests \
+    mvn -B -ntp -pl plugin-server -am package -DskipTests -Dweighbridge.version=${VERSION} \
+      -Dweighbridge.revision=${REVISION} \
  && mkdir -p /out/lib \
  && cp plugin-server/target/weighbridge-plugin-server-*.jar /out/weighbridge-plugin-server.jar \
  && cp plugin-server/target/lib/*.jar /out/lib/

@@ -123,6 +123,7 @@ class WeighbridgeChartTest {
                 "gateway.networking.k8s.io/grpcroutes", routeVerbs,
                 "gateway.networking.k8s.io/tcproutes", routeVerbs,
                 "gateway.networking.k8s.io/tlsroutes", routeVerbs,
+                "gateway.networking.k8s.io/udproutes", routeVerbs,
                 "/services", List.of("get"),
                 "apiextensions.k8s.io/customresourcedefinitions", List.of("get"),
                 "authentication.k8s.io/tokenreviews", List.of("create")));
@@ -144,6 +145,27 @@ class WeighbridgeChartTest {
     JsonNode containers = rendered.one("Deployment").path("spec").path("template").path("spec");
     assertThat(containers.path("containers")).hasSize(1);
     return containers.path("containers").get(0);
+  }
+
+  @Nested
+  class WhenTheGrafanaDashboardIsEnabled {
+    @Test
+    @DisplayName(
+        "When grafanaDashboard.enabled, then one labelled ConfigMap carries dashboards/weighbridge.json")
+    void dashboardConfigMap() throws IOException {
+      Rendered rendered = render(Map.of("grafanaDashboard.enabled", "true"));
+
+      JsonNode map = rendered.one("ConfigMap");
+      assertThat(map.at("/metadata/labels/grafana_dashboard").asText()).isEqualTo("1");
+      assertThat(map.at("/metadata/namespace").asText()).isEqualTo(NAMESPACE);
+      JsonNode dashboard = new ObjectMapper().readTree(map.at("/data/weighbridge.json").asText());
+      assertThat(dashboard)
+          .isEqualTo(
+              new ObjectMapper()
+                  .readTree(CHART.resolve("dashboards").resolve("weighbridge.json").toFile()));
+      assertThat(dashboard.path("panels").size()).isPositive();
+      assertThat(defaults().all("ConfigMap")).as("off by default").isEmpty();
+    }
   }
 
   @Nested
@@ -310,7 +332,7 @@ class WeighbridgeChartTest {
 
     @Test
     @DisplayName(
-        "When rendered, then reading the route schemas is limited to the four route CRDs by name")
+        "When rendered, then reading the route schemas is limited to the five route CRDs by name")
     void crdReadsByName() throws IOException {
       JsonNode rules = defaults().one("ClusterRole").path("rules");
       JsonNode crdRule =
@@ -323,7 +345,8 @@ class WeighbridgeChartTest {
               "httproutes.gateway.networking.k8s.io",
               "grpcroutes.gateway.networking.k8s.io",
               "tcproutes.gateway.networking.k8s.io",
-              "tlsroutes.gateway.networking.k8s.io");
+              "tlsroutes.gateway.networking.k8s.io",
+              "udproutes.gateway.networking.k8s.io");
     }
 
     @Test
