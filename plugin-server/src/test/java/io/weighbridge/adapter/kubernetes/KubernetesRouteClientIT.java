@@ -72,7 +72,9 @@ class KubernetesRouteClientIT {
   }
 
   private KubernetesRouteClient adapter(KubernetesClient client, Settings settings) {
-    KubernetesRouteClient adapter = new KubernetesRouteClient(client, settings, calls);
+    KubernetesClient counted = KubernetesClients.counted(client, calls);
+    toClose.add(counted);
+    KubernetesRouteClient adapter = new KubernetesRouteClient(counted, settings);
     toClose.add(adapter);
     return adapter;
   }
