@@ -33,8 +33,8 @@ import java.util.regex.Pattern;
  * off}), {@code analysis} (the canary analyzer's settings: accepted here, parsed by the analyzer
  * itself; the engine does not read them).
  *
- * <p>Over 500 lines: one parser for the whole plugin block, and each key's check carries the message
- * that says how to fix it; split by key it would scatter the one schema.
+ * <p>Over 500 lines: one parser for the whole plugin block, and each key's check carries the
+ * message that says how to fix it; split by key it would scatter the one schema.
  */
 final class RoutingConfigParser {
 

@@ -76,9 +76,10 @@
  *       we hold. The in-progress label is set while any Rollout in it is active and removed when
  *       the last one is done.
  *   <li>Drift: while a canary is in progress its routes are watched; a watch event equal to our own
- *       last PATCH is ignored, and what someone else changes in the defended state is restored promptly through the same locked path (at most once per {@code
- *       driftMinInterval} per route). Watching stops at the SetWeight that finds the canary done,
- *       or after {@code idleRolloutTimeout} without calls.
+ *       last PATCH is ignored, and what someone else changes in the defended state is restored
+ *       promptly through the same locked path (at most once per {@code driftMinInterval} per
+ *       route). Watching stops at the SetWeight that finds the canary done, or after {@code
+ *       idleRolloutTimeout} without calls.
  * </ul>
  */
 package io.weighbridge.domain.routing;
