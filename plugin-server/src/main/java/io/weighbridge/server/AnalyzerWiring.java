@@ -120,7 +120,8 @@ final class AnalyzerWiring implements AutoCloseable {
     engine.addWeightVeto(coordinator::vetoCanary);
     KubernetesRolloutWatcher watcher =
         new KubernetesRolloutWatcher(
-            kube, coordinator::rolloutObserved, coordinator::rolloutDeleted);
+            kube, coordinator::rolloutObserved, coordinator::rolloutDeleted, registry);
+    server.addReadinessDetail(() -> watcher.health().problem());
     server.addJsonEndpoint(AnalysesJson.PATH, () -> AnalysesJson.render(coordinator.snapshot()));
     LOG.info(
         "canary analyzer on: Prometheus {}, every {}, leader election {}",
