@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.weighbridge.adapter.kubernetes.ApiCallCounter;
 import io.weighbridge.adapter.kubernetes.KubernetesClients;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
@@ -85,8 +84,7 @@ public final class EngineServerMain {
         KubernetesClients.create(
             KubernetesClients.Settings.defaults().withKubeconfig(apiServer.kubeconfig()));
     KubernetesRouteClient routes =
-        new KubernetesRouteClient(
-            kube, KubernetesRouteClient.Settings.defaults(), new ApiCallCounter());
+        new KubernetesRouteClient(kube, KubernetesRouteClient.Settings.defaults());
     GatewayApiTrafficRouter router =
         new GatewayApiTrafficRouter(routes, RoutingMetrics.noop(), RouterSettings.defaults());
     PluginServer server =

@@ -11,7 +11,6 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
-import io.weighbridge.adapter.kubernetes.ApiCallCounter;
 import io.weighbridge.adapter.kubernetes.KubernetesClients;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
@@ -235,8 +234,7 @@ final class K3sCluster implements AutoCloseable {
         KubernetesClients.create(KubernetesClients.Settings.defaults().withKubeconfig(kubeconfig));
     serverParts.add(kube);
     KubernetesRouteClient routes =
-        new KubernetesRouteClient(
-            kube, KubernetesRouteClient.Settings.defaults(), new ApiCallCounter());
+        new KubernetesRouteClient(kube, KubernetesRouteClient.Settings.defaults());
     serverParts.add(routes);
     // The router's settings from the flags, as Main builds them.
     RouterSettings defaults = RouterSettings.defaults();

@@ -1,7 +1,6 @@
 package io.weighbridge.cli;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.weighbridge.adapter.kubernetes.ApiCallRecorder;
 import io.weighbridge.adapter.kubernetes.KubernetesClients;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import java.nio.file.Path;
@@ -55,8 +54,7 @@ final class KubeOptions {
     return new KubernetesRouteClient(
         client,
         KubernetesRouteClient.Settings.defaults()
-            .withScope(KubernetesRouteClient.InformerScope.NAMESPACE),
-        ApiCallRecorder.none());
+            .withScope(KubernetesRouteClient.InformerScope.NAMESPACE));
   }
 
   /** {@code explicit}, else the kubeconfig context's namespace, else {@code default}. */

@@ -12,7 +12,6 @@ import io.weighbridge.adapter.prometheus.PrometheusSettings;
 import io.weighbridge.domain.analysis.AnalysisCoordinator;
 import io.weighbridge.domain.analysis.Analyzer;
 import io.weighbridge.domain.analysis.Leadership;
-import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -51,7 +50,7 @@ final class AnalyzerWiring implements AutoCloseable {
   static AnalyzerWiring create(
       ServerConfig config,
       KubernetesClient kube,
-      GatewayApiTrafficRouter router,
+      AnalyzedEngine engine,
       MeterRegistry registry,
       PluginServer server,
       java.util.Map<String, String> env) {
@@ -106,7 +105,7 @@ final class AnalyzerWiring implements AutoCloseable {
     AnalysisCoordinator coordinator =
         new AnalysisCoordinator(
             new Analyzer(new PrometheusClient(prometheus)),
-            router,
+            engine,
             new KubernetesRolloutActions(kube, identity, clock),
             leadership,
             new MicrometerAnalysisMetrics(
@@ -115,8 +114,8 @@ final class AnalyzerWiring implements AutoCloseable {
                 .withInterval(options.interval()),
             clock);
     ref[0] = coordinator;
-    router.addWeightListener(coordinator::weightSet);
-    router.addWeightVeto(coordinator::vetoCanary);
+    engine.addWeightListener(coordinator::weightSet);
+    engine.addWeightVeto(coordinator::vetoCanary);
     KubernetesRolloutWatcher watcher =
         new KubernetesRolloutWatcher(
             kube, coordinator::rolloutObserved, coordinator::rolloutDeleted, registry);

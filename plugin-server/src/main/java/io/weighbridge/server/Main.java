@@ -3,6 +3,7 @@ package io.weighbridge.server;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.weighbridge.adapter.kubernetes.ApiCallRecorder;
 import io.weighbridge.adapter.kubernetes.ApiServerProbe;
 import io.weighbridge.adapter.kubernetes.KubernetesClients;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
@@ -18,6 +19,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,11 +57,18 @@ public final class Main {
 
     // Building the fabric8 client loads many classes; overlap it with the registry's. It only reads
     // the kubeconfig or the ServiceAccount files: no request is sent here.
+    // Every request is counted where fabric8 sends it; the meter exists once the registry does (the
+    // client sends nothing before).
+    AtomicReference<ApiCallRecorder> apiCalls = new AtomicReference<>(ApiCallRecorder.none());
     CompletableFuture<KubernetesClient> kubeFuture =
         CompletableFuture.supplyAsync(
-            () -> KubernetesClients.create(clientSettings(config)),
+            () ->
+                KubernetesClients.create(
+                    clientSettings(config),
+                    (verb, resource, code) -> apiCalls.get().record(verb, resource, code)),
             task -> Thread.ofPlatform().name("weighbridge-kube-init").daemon().start(task));
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    apiCalls.set(new MicrometerApiCallRecorder(registry));
     KubernetesClient kube;
     try {
       kube = kubeFuture.join();
@@ -72,9 +81,7 @@ public final class Main {
       System.exit(1);
       return;
     }
-    KubernetesRouteClient routes =
-        new KubernetesRouteClient(
-            kube, routeClientSettings(config), new MicrometerApiCallRecorder(registry));
+    KubernetesRouteClient routes = new KubernetesRouteClient(kube, routeClientSettings(config));
     GatewayApiTrafficRouter router =
         new GatewayApiTrafficRouter(
             routes,
@@ -84,6 +91,8 @@ public final class Main {
                 config.driftMinInterval(),
                 RouterSettings.defaults().idleRolloutTimeout(),
                 RouterSettings.defaults().configCacheSize()));
+    // The analyzer's hooks wrap the engine here, in the wiring: routing never imports the analyzer.
+    AnalyzedEngine engine = new AnalyzedEngine(router);
     // Readiness does not follow the API server (see ApiServerProbe): ready as soon as we listen,
     // informers start on the first call that needs them, and an unreachable API server shows as
     // weighbridge_kubernetes_api_up 0 and as UNAVAILABLE answers naming it.
@@ -94,7 +103,7 @@ public final class Main {
       server =
           new PluginServer(
               config,
-              router,
+              engine,
               registry,
               new TokenReviewAuthenticator(kube, config.security().authAudiences()));
     } catch (IllegalArgumentException e) {
@@ -105,7 +114,7 @@ public final class Main {
     // ---- canary analyzer (issue #4): Prometheus, Rollout watcher, Lease, /api/v1/analyses ----
     AnalyzerWiring analyzer;
     try {
-      analyzer = AnalyzerWiring.create(config, kube, router, registry, server, System.getenv());
+      analyzer = AnalyzerWiring.create(config, kube, engine, registry, server, System.getenv());
     } catch (RuntimeException e) {
       log.error("plugin-server cannot set up the canary analyzer: {}", e.getMessage());
       System.exit(1);

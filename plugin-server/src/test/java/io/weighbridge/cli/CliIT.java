@@ -12,7 +12,6 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
-import io.weighbridge.adapter.kubernetes.ApiCallRecorder;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.domain.Caller;
 import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
@@ -377,8 +376,7 @@ class CliIT {
 
   private KubernetesRouteClient realRoutes() {
     KubernetesRouteClient routes =
-        new KubernetesRouteClient(
-            admin, KubernetesRouteClient.Settings.defaults(), ApiCallRecorder.none());
+        new KubernetesRouteClient(admin, KubernetesRouteClient.Settings.defaults());
     toClose.add(routes);
     return routes;
   }

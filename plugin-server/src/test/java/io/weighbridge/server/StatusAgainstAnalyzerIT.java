@@ -14,7 +14,6 @@ import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.weighbridge.adapter.http.AnalysesJson;
-import io.weighbridge.adapter.kubernetes.ApiCallRecorder;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.adapter.prometheus.PrometheusProcess;
 import io.weighbridge.adapter.prometheus.SyntheticWorkloadExporter;
@@ -251,13 +250,13 @@ class StatusAgainstAnalyzerIT {
             Map.of());
     PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     KubernetesRouteClient routes =
-        new KubernetesRouteClient(
-            admin, KubernetesRouteClient.Settings.defaults(), ApiCallRecorder.none());
+        new KubernetesRouteClient(admin, KubernetesRouteClient.Settings.defaults());
     router = new GatewayApiTrafficRouter(routes, RoutingMetrics.noop(), RouterSettings.defaults());
-    PluginServer server = new PluginServer(config, router, registry);
+    AnalyzedEngine engine = new AnalyzedEngine(router);
+    PluginServer server = new PluginServer(config, engine, registry);
     AnalyzerWiring analyzer =
         AnalyzerWiring.create(
-            config, admin, router, registry, server, Map.of("POD_NAME", "weighbridge-it-0"));
+            config, admin, engine, registry, server, Map.of("POD_NAME", "weighbridge-it-0"));
     toClose.add(routes);
     toClose.add(router);
     toClose.add(server);

@@ -10,7 +10,7 @@ public final class ApiCallCounter implements ApiCallRecorder {
   private final Map<Verb, Map<String, LongAdder>> counts = new ConcurrentHashMap<>();
 
   @Override
-  public void record(Verb verb, String resource) {
+  public void record(Verb verb, String resource, int code) {
     counts
         .computeIfAbsent(verb, v -> new ConcurrentHashMap<>())
         .computeIfAbsent(resource, r -> new LongAdder())
@@ -28,7 +28,7 @@ public final class ApiCallCounter implements ApiCallRecorder {
     return counts.getOrDefault(verb, Map.of()).values().stream().mapToLong(LongAdder::sum).sum();
   }
 
-  /** All reads (GETs, including discovery) so far. */
+  /** All single-object reads (GETs, including discovery; not informer lists/watches) so far. */
   public long reads() {
     return count(Verb.GET);
   }

@@ -98,6 +98,16 @@ public final class KubernetesClients {
    * @throws IllegalArgumentException when the kubeconfig file does not exist
    */
   public static KubernetesClient create(Settings settings) {
+    return create(settings, ApiCallRecorder.none());
+  }
+
+  /**
+   * Builds a client from {@code settings} that tells {@code recorder} of every request it sends;
+   * the caller owns and closes it.
+   *
+   * @throws IllegalArgumentException when the kubeconfig file does not exist
+   */
+  public static KubernetesClient create(Settings settings, ApiCallRecorder recorder) {
     Config base;
     if (settings.kubeconfig().isPresent()) {
       Path file = settings.kubeconfig().get();
@@ -117,7 +127,7 @@ public final class KubernetesClients {
         base = withTokenFile(base, found.get(), settings.context());
       }
     }
-    return create(base, settings);
+    return create(base, settings, recorder);
   }
 
   /** fabric8 ignores a user's {@code tokenFile:}; kubectl reads it (see KubeconfigTokenFile). */
@@ -147,6 +157,16 @@ public final class KubernetesClients {
    * settings}.
    */
   public static KubernetesClient create(Config config, Settings settings) {
+    return create(config, settings, ApiCallRecorder.none());
+  }
+
+  /**
+   * Builds a client from an existing fabric8 {@code config} with the time bounds of {@code
+   * settings}; {@code recorder} learns of every request, counted by an HTTP-client interceptor
+   * where it is sent (see {@link ApiCallInterceptor}).
+   */
+  public static KubernetesClient create(
+      Config config, Settings settings, ApiCallRecorder recorder) {
     Config effective =
         new ConfigBuilder(config)
             .withRequestTimeout(millis(settings.requestTimeout()))
@@ -163,7 +183,24 @@ public final class KubernetesClients {
         settings.requestTimeout(),
         settings.retries(),
         settings.maxConcurrentRequestsPerHost());
-    return new KubernetesClientBuilder().withConfig(effective).build();
+    return build(effective, recorder);
+  }
+
+  /**
+   * A new client with {@code base}'s configuration whose every request {@code recorder} learns of
+   * (tests and benchmarks count on clients built elsewhere); the caller closes it.
+   */
+  public static KubernetesClient counted(KubernetesClient base, ApiCallRecorder recorder) {
+    return build(base.getConfiguration(), recorder);
+  }
+
+  private static KubernetesClient build(Config config, ApiCallRecorder recorder) {
+    ApiCallInterceptor interceptor = new ApiCallInterceptor(recorder);
+    return new KubernetesClientBuilder()
+        .withConfig(config)
+        .withHttpClientBuilderConsumer(
+            b -> b.addOrReplaceInterceptor(ApiCallInterceptor.NAME, interceptor))
+        .build();
   }
 
   private static int millis(Duration d) {

@@ -6,14 +6,11 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
-import io.weighbridge.domain.NotFoundException;
 import io.weighbridge.domain.Rollout;
-import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.WeighbridgeException;
 import io.weighbridge.domain.analysis.RolloutActions;
 import java.time.Clock;
 import java.time.format.DateTimeFormatter;
-import java.util.Locale;
 import java.util.UUID;
 
 /**
@@ -143,25 +140,14 @@ public final class KubernetesRolloutActions implements RolloutActions {
 
   private static WeighbridgeException translate(
       KubernetesClientException e, String what, String namespace, String name, String verb) {
-    String where = "Rollout " + namespace + "/" + name;
-    if (e.getCode() == 404) {
-      return new NotFoundException(
-          "cannot " + what + " " + where + ": it does not exist (any more)", e);
-    }
-    if (e.getCode() == 401 || e.getCode() == 403) {
-      return new UnavailableException(
-          "cannot "
-              + what
-              + " "
-              + where
-              + ": the API server refused ("
-              + e.getCode()
-              + "); grant plugin-server's ServiceAccount "
-              + verb.toLowerCase(Locale.ROOT)
-              + " (the Helm chart's ClusterRole does)",
-          e);
-    }
-    return new UnavailableException(
-        "cannot " + what + " " + where + ": " + e.getMessage() + "; retried next round", e);
+    String[] verbAndResource = verb.split(" ", 2);
+    return KubernetesErrors.translate(
+        e,
+        new KubernetesErrors.Request(
+            verbAndResource[0],
+            verbAndResource[1],
+            verbAndResource[1].equals("events") ? "" : "argoproj.io",
+            namespace,
+            "Rollout " + namespace + "/" + name + " (to " + what + " it)"));
   }
 }

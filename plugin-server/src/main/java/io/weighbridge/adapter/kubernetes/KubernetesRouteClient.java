@@ -7,23 +7,17 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ObjectMeta;
-import io.fabric8.kubernetes.api.model.Status;
-import io.fabric8.kubernetes.api.model.StatusCause;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.dsl.MixedOperation;
 import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
-import io.fabric8.kubernetes.client.informers.ExceptionHandler;
-import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import io.weighbridge.adapter.kubernetes.ApiCallRecorder.Verb;
+import io.weighbridge.adapter.kubernetes.KubernetesErrors.Request;
 import io.weighbridge.domain.ConflictException;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.NotFoundException;
-import io.weighbridge.domain.RejectedException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.WeighbridgeException;
@@ -39,20 +33,11 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArraySet;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.function.Function;
 import java.util.function.Supplier;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -70,12 +55,17 @@ import org.slf4j.LoggerFactory;
  *       object from the API server, plans again and retries within a bound. We never send a full
  *       UPDATE (it drops what we do not model) nor a strategic merge patch (CRDs do not support
  *       it).
- *   <li>Every failure becomes a {@link WeighbridgeException} in {@link #translate}.
+ *   <li>Every failure becomes a {@link WeighbridgeException} in {@link KubernetesErrors}.
  * </ul>
  *
  * <p>Services are read with a GET and kept for a short time instead of an informer: the engine
  * needs few of them, while an informer would hold every Service of the cluster and need list/watch
  * on Services in all namespaces.
+ *
+ * <p>Over 500 lines: its public configuration types ({@link Settings}, {@link InformerScope}, about
+ * 120 lines) live here because Main, the CLI and the tests name them as {@code
+ * KubernetesRouteClient.Settings}; informers ({@link RouteInformers}) and error translation ({@link
+ * KubernetesErrors}) are already apart.
  */
 public final class KubernetesRouteClient implements RouteClient, RolloutLookup, AutoCloseable {
 
@@ -118,12 +108,7 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
           .withFieldValidation("Strict")
           .build();
 
-  /** kube-apiserver's whole message when a JSON patch {@code test} operation fails. */
-  private static final String TEST_FAILED =
-      "the server rejected our request due to an error in our request";
-
   private static final int MAX_CACHED_SERVICES = 1024;
-  private static final Pattern RBAC_DENIAL = Pattern.compile("cannot [a-z]+ resource \"");
 
   /** Which namespaces an informer covers. */
   public enum InformerScope {
@@ -223,44 +208,30 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     }
   }
 
-  /** Identifies one informer: a kind in all namespaces ({@code namespace == ""}) or in one. */
-  record CacheKey(RouteKind kind, String namespace) {}
-
-  /** What an API request was about, for error messages. */
-  private record Request(
-      String verb, String resource, String group, String namespace, String subject) {}
-
   private record CachedService(JsonNode json, long expiresAtNanos) {}
 
   private record CachedSchema(String apiVersion, Optional<JsonNode> schema, long expiresAtNanos) {}
 
   private final KubernetesClient client;
   private final Settings settings;
-  private final ApiCallRecorder recorder;
   private final KubernetesSerialization serialization;
   // fabric8 8 serializes with Jackson 3; the domain speaks Jackson 2 JsonNode. JSON text bridges
   // the two exactly (a route is a few KB).
   private final ObjectMapper json = new ObjectMapper();
   private final RouteApiDiscovery discovery;
-  private final Map<CacheKey, RouteCache> caches = new ConcurrentHashMap<>();
-  private final Map<RouteId, Set<Subscription>> subscriptions = new ConcurrentHashMap<>();
+  private final RouteInformers informers;
   private final Map<String, CachedService> services = new ConcurrentHashMap<>();
   private final Map<RouteKind, CachedSchema> schemas = new ConcurrentHashMap<>();
-  private final ExecutorService listenerExecutor;
-  private volatile boolean closed;
 
   /**
    * Creates the adapter; it starts nothing until first used.
    *
    * @param client the fabric8 client (the caller owns and closes it)
    * @param settings caching and retry bounds
-   * @param recorder learns of every request sent outside the informers
    */
-  public KubernetesRouteClient(
-      KubernetesClient client, Settings settings, ApiCallRecorder recorder) {
+  public KubernetesRouteClient(KubernetesClient client, Settings settings) {
     this.client = Objects.requireNonNull(client, "client");
     this.settings = Objects.requireNonNull(settings, "settings");
-    this.recorder = Objects.requireNonNull(recorder, "recorder");
     this.serialization = client.getKubernetesSerialization();
     this.discovery =
         new RouteApiDiscovery(
@@ -269,7 +240,6 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
               public Optional<List<String>> versions(String group) {
                 var apiGroup =
                     call(
-                        Verb.GET,
                         new Request("discover", "discovery", group, null, "API group " + group),
                         () -> client.getApiGroup(group));
                 return Optional.ofNullable(apiGroup)
@@ -281,7 +251,6 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
                   String groupVersion) {
                 var list =
                     call(
-                        Verb.GET,
                         new Request(
                             "discover", "discovery", groupVersion, null, "API " + groupVersion),
                         () -> client.getApiResources(groupVersion));
@@ -292,9 +261,9 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
             },
             settings.rediscoveryInterval(),
             System::nanoTime);
-    this.listenerExecutor =
-        Executors.newThreadPerTaskExecutor(
-            Thread.ofVirtual().name("weighbridge-route-watch-", 0).factory());
+    this.informers =
+        new RouteInformers(
+            client, discovery, settings.scope(), settings.initialSyncTimeout(), this::observe);
   }
 
   @Override
@@ -325,7 +294,6 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     String crdName = served.context().getPlural() + "." + RouteKind.GROUP;
     GenericKubernetesResource crd =
         call(
-            Verb.GET,
             new Request(
                 "get",
                 "customresourcedefinitions",
@@ -350,11 +318,29 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     return schema;
   }
 
+  /**
+   * The one read path: the informer's cache (with what our own last PATCH returned laid over an
+   * older cached object); on a miss, one GET, because the informer may not have delivered a route
+   * created moments ago. Only that GET's 404 makes a route missing.
+   */
   @Override
   public Optional<ObservedRoute> get(RouteId id) {
     Objects.requireNonNull(id, "id");
-    return cacheFor(id.kind(), id.namespace())
-        .flatMap(cache -> cache.get(id.namespace(), id.name()).map(r -> observe(cache, r)));
+    Optional<RouteCache> found = informers.cacheFor(id.kind(), id.namespace());
+    if (found.isEmpty()) {
+      return Optional.empty();
+    }
+    RouteCache cache = found.get();
+    Optional<GenericKubernetesResource> cached = cache.get(id.namespace(), id.name());
+    if (cached.isPresent()) {
+      return Optional.of(observe(cache, cached.get()));
+    }
+    GenericKubernetesResource fresh = read(cache, id);
+    if (fresh == null) {
+      return Optional.empty();
+    }
+    cache.remember(fresh);
+    return Optional.of(observe(cache, fresh));
   }
 
   @Override
@@ -363,7 +349,8 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     Objects.requireNonNull(kind, "kind");
     Objects.requireNonNull(namespace, "namespace");
     Objects.requireNonNull(matchLabels, "matchLabels");
-    return cacheFor(kind, namespace)
+    return informers
+        .cacheFor(kind, namespace)
         .map(
             cache ->
                 cache.list(namespace).stream()
@@ -383,7 +370,8 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
               + "s in all namespaces with the namespace informer scope (it works with namespaced"
               + " Roles only): name the namespaces to look in, or use the cluster scope");
     }
-    return cacheFor(kind, "")
+    return informers
+        .cacheFor(kind, "")
         .map(cache -> cache.listAll().stream().map(r -> observe(cache, r)).toList())
         .orElse(List.of());
   }
@@ -395,7 +383,6 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     Objects.requireNonNull(name, "name");
     GenericKubernetesResource r =
         call(
-            Verb.GET,
             new Request(
                 "get", "rollouts", "argoproj.io", namespace, "Rollout " + namespace + "/" + name),
             () ->
@@ -422,14 +409,20 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
   public ObservedRoute patch(RouteId id, Function<ObservedRoute, List<JsonNode>> planner) {
     Objects.requireNonNull(id, "id");
     Objects.requireNonNull(planner, "planner");
-    RouteCache cache = cacheFor(id.kind(), id.namespace()).orElseThrow(() -> kindNotServed(id));
+    RouteCache cache =
+        informers.cacheFor(id.kind(), id.namespace()).orElseThrow(() -> kindNotServed(id));
     Request patchRequest = routeRequest("patch", cache, id);
+    // Built from the object itself, not withName(): fabric8's patch on a name-only resource GETs
+    // the object first (getItemOrRequireFromServer), a request per write for nothing.
     Resource<GenericKubernetesResource> resource =
-        routes(cache).inNamespace(id.namespace()).withName(id.name());
+        client
+            .genericKubernetesResources(cache.served().context())
+            .inNamespace(id.namespace())
+            .resource(addressOf(cache, id));
     // The cache is complete after its first list, so a miss means the route is new (the informer
     // may lag) or absent: one GET tells which.
     GenericKubernetesResource current =
-        cache.get(id.namespace(), id.name()).orElseGet(() -> fetch(cache, id, resource));
+        cache.get(id.namespace(), id.name()).orElseGet(() -> fetch(cache, id));
     long deadline = System.nanoTime() + settings.patchRetryBudget().toNanos();
     for (int attempt = 1; ; attempt++) {
       ObservedRoute observed = observe(cache, current);
@@ -439,13 +432,12 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
       }
       String body = patchBody(current, ops);
       try {
-        recorder.record(Verb.PATCH, cache.served().context().getPlural());
         GenericKubernetesResource patched = resource.patch(PATCH, body);
         cache.remember(patched);
         return observe(cache, patched);
       } catch (KubernetesClientException e) {
-        if (!isPreconditionFailure(e)) {
-          throw translate(e, patchRequest);
+        if (!KubernetesErrors.isPreconditionFailure(e)) {
+          throw KubernetesErrors.translate(e, patchRequest);
         }
         long backoffNanos = backoffNanos(attempt);
         // The budget bounds retries, never the first one: a slow first attempt (a saturated API
@@ -466,7 +458,7 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
         }
         LOG.debug("{} changed under us (attempt {}), planning again", id, attempt);
         sleep(backoffNanos, id);
-        current = fetch(cache, id, resource);
+        current = fetch(cache, id);
         cache.remember(current);
       }
     }
@@ -484,7 +476,6 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     }
     GenericKubernetesResource svc =
         call(
-            Verb.GET,
             new Request("get", "services", "", namespace, "Service " + key),
             () ->
                 client
@@ -510,391 +501,66 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
 
   @Override
   public AutoCloseable watch(RouteId id, Consumer<ObservedRoute> listener) {
-    Objects.requireNonNull(id, "id");
-    Objects.requireNonNull(listener, "listener");
-    cacheFor(id.kind(), id.namespace()).orElseThrow(() -> kindNotServed(id));
-    Subscription subscription = new Subscription(id, listener);
-    subscriptions.computeIfAbsent(id, k -> new CopyOnWriteArraySet<>()).add(subscription);
-    return subscription;
+    return informers.watch(id, listener, () -> kindNotServed(id));
   }
 
-  /**
-   * Which informers run now. Package-private for tests: fabric8's mock server can stall its
-   * shutdown when a watch is closed while it is still sending, so tests let each watch deliver a
-   * last event before closing (see KubernetesRouteClientTest#drainWatches).
-   */
-  Set<CacheKey> runningInformers() {
-    return Set.copyOf(caches.keySet());
+  /** Which informers run now (tests; see {@link RouteInformers#running()}). */
+  Set<RouteInformers.CacheKey> runningInformers() {
+    return informers.running();
   }
 
   /** Stops every informer and listener; the fabric8 client stays open (its owner closes it). */
   @Override
   public void close() {
-    closed = true;
-    caches.values().forEach(RouteCache::close);
-    caches.clear();
-    subscriptions.values().forEach(set -> set.forEach(Subscription::close));
-    listenerExecutor.shutdownNow();
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Informers
-
-  /** The synced cache for {@code kind} covering {@code namespace}; empty when not served. */
-  private Optional<RouteCache> cacheFor(RouteKind kind, String namespace) {
-    if (closed) {
-      throw new IllegalStateException("KubernetesRouteClient is closed");
-    }
-    Optional<RouteApiDiscovery.Served> served = discovery.resolve(kind);
-    if (served.isEmpty()) {
-      return Optional.empty();
-    }
-    CacheKey key = new CacheKey(kind, settings.scope() == InformerScope.CLUSTER ? "" : namespace);
-    RouteCache cache = caches.computeIfAbsent(key, k -> startCache(k, served.get()));
-    try {
-      cache.awaitSync(settings.initialSyncTimeout());
-      return Optional.of(cache);
-    } catch (TimeoutException e) {
-      drop(key, cache);
-      throw new UnavailableException(
-          "the first list of "
-              + cache.served().context().getPlural()
-              + " ("
-              + cache.served().apiVersion()
-              + ") did not finish within "
-              + settings.initialSyncTimeout()
-              + ": check that the Kubernetes API server is healthy and reachable from the"
-              + " plugin-server; the next call tries again",
-          e);
-    } catch (ExecutionException e) {
-      drop(key, cache);
-      Throwable cause = e.getCause();
-      if (cause instanceof KubernetesClientException kce) {
-        throw translate(
-            kce,
-            new Request(
-                "list/watch",
-                cache.served().context().getPlural(),
-                RouteKind.GROUP,
-                key.namespace().isEmpty() ? null : key.namespace(),
-                kind.kind() + "s"));
-      }
-      throw new UnavailableException(
-          "could not list " + kind.kind() + "s: " + cause + "; the next call tries again", cause);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new UnavailableException("interrupted while waiting for the " + kind.kind() + " cache");
-    }
-  }
-
-  private RouteCache startCache(CacheKey key, RouteApiDiscovery.Served served) {
-    MixedOperation<
-            GenericKubernetesResource,
-            io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
-            Resource<GenericKubernetesResource>>
-        op = client.genericKubernetesResources(served.context());
-    SharedIndexInformer<GenericKubernetesResource> informer =
-        key.namespace().isEmpty()
-            ? op.inAnyNamespace().runnableInformer(0)
-            : op.inNamespace(key.namespace()).runnableInformer(0);
-    // Before the first list succeeds, fail fast and let the caller see why; after it, keep
-    // retrying (network blips, API server restarts) unless the resource is gone (CRD removed or
-    // version no longer served) or objects cannot be read at all.
-    informer.exceptionHandler(
-        (started, t) -> started && !isGone(t) && !ExceptionHandler.isDeserializationException(t));
-    RouteCache cache =
-        new RouteCache(
-            served,
-            key.namespace().isEmpty() ? null : key.namespace(),
-            informer,
-            r -> dispatch(key.kind(), r),
-            System::nanoTime);
-    informer
-        .stopped()
-        .whenComplete(
-            (ignored, failure) -> {
-              if (failure != null && !closed) {
-                LOG.warn(
-                    "the {} informer stopped: {}; it restarts on next use",
-                    served.apiVersion() + " " + key.kind().kind(),
-                    failure.toString());
-                caches.remove(key, cache);
-                if (isGone(failure)) {
-                  discovery.forget(key.kind());
-                }
-              }
-            });
-    LOG.info(
-        "starting the {} informer ({})",
-        served.apiVersion() + " " + key.kind().kind(),
-        key.namespace().isEmpty() ? "all namespaces" : "namespace " + key.namespace());
-    return cache.start();
-  }
-
-  private void drop(CacheKey key, RouteCache cache) {
-    if (caches.remove(key, cache)) {
-      cache.close();
-    }
-  }
-
-  private static boolean isGone(Throwable t) {
-    for (Throwable c = t; c != null; c = c.getCause() == c ? null : c.getCause()) {
-      if (c instanceof KubernetesClientException kce && kce.getCode() == 404) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private MixedOperation<
-          GenericKubernetesResource,
-          io.fabric8.kubernetes.api.model.GenericKubernetesResourceList,
-          Resource<GenericKubernetesResource>>
-      routes(RouteCache cache) {
-    return client.genericKubernetesResources(cache.served().context());
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Watch
-
-  private void dispatch(RouteKind kind, GenericKubernetesResource resource) {
-    if (subscriptions.isEmpty()) {
-      return;
-    }
-    ObjectMeta meta = resource.getMetadata();
-    Set<Subscription> subs =
-        subscriptions.get(new RouteId(kind, meta.getNamespace(), meta.getName()));
-    if (subs != null) {
-      subs.forEach(s -> s.offer(resource));
-    }
-  }
-
-  /**
-   * Delivers a route's changes to one listener in order, on the listener executor, never on the
-   * informer's thread. A slow listener gets the newest state, not a backlog.
-   */
-  private final class Subscription implements AutoCloseable {
-    private final RouteId id;
-    private final Consumer<ObservedRoute> listener;
-    private final AtomicReference<GenericKubernetesResource> pending = new AtomicReference<>();
-    private final AtomicBoolean draining = new AtomicBoolean();
-    private volatile boolean closedSub;
-
-    Subscription(RouteId id, Consumer<ObservedRoute> listener) {
-      this.id = id;
-      this.listener = listener;
-    }
-
-    void offer(GenericKubernetesResource resource) {
-      if (closedSub) {
-        return;
-      }
-      pending.set(resource);
-      schedule();
-    }
-
-    private void schedule() {
-      if (draining.compareAndSet(false, true)) {
-        try {
-          listenerExecutor.execute(this::drain);
-        } catch (RejectedExecutionException e) {
-          draining.set(false); // shutting down
-        }
-      }
-    }
-
-    private void drain() {
-      try {
-        GenericKubernetesResource next;
-        while (!closedSub && (next = pending.getAndSet(null)) != null) {
-          ObservedRoute observed = observe(id.kind(), next);
-          try {
-            listener.accept(observed);
-          } catch (RuntimeException e) {
-            LOG.warn("a listener of {} failed", id, e);
-          }
-        }
-      } finally {
-        draining.set(false);
-        if (!closedSub && pending.get() != null) {
-          schedule();
-        }
-      }
-    }
-
-    @Override
-    public void close() {
-      closedSub = true;
-      pending.set(null);
-      subscriptions.computeIfPresent(
-          id,
-          (k, set) -> {
-            set.remove(this);
-            return set.isEmpty() ? null : set;
-          });
-    }
+    informers.close();
   }
 
   // ---------------------------------------------------------------------------------------------
   // Requests and errors
 
-  private GenericKubernetesResource fetch(
-      RouteCache cache, RouteId id, Resource<GenericKubernetesResource> resource) {
-    GenericKubernetesResource fresh = call(Verb.GET, routeRequest("get", cache, id), resource::get);
+  /** One GET of the route; null when the API server says it does not exist. */
+  private GenericKubernetesResource read(RouteCache cache, RouteId id) {
+    return call(
+        routeRequest("get", cache, id),
+        () ->
+            client
+                .genericKubernetesResources(cache.served().context())
+                .inNamespace(id.namespace())
+                .withName(id.name())
+                .get());
+  }
+
+  private GenericKubernetesResource fetch(RouteCache cache, RouteId id) {
+    GenericKubernetesResource fresh = read(cache, id);
     if (fresh == null) {
       throw new NotFoundException(id + " not found: create it or fix the Rollout's plugin config");
     }
     return fresh;
   }
 
-  private <T> T call(Verb verb, Request request, Supplier<T> send) {
-    recorder.record(verb, request.resource());
+  /** Just enough of the route for fabric8 to address a request to it (no GET). */
+  private static GenericKubernetesResource addressOf(RouteCache cache, RouteId id) {
+    GenericKubernetesResource r = new GenericKubernetesResource();
+    r.setApiVersion(cache.served().apiVersion());
+    r.setKind(id.kind().kind());
+    ObjectMeta meta = new ObjectMeta();
+    meta.setNamespace(id.namespace());
+    meta.setName(id.name());
+    r.setMetadata(meta);
+    return r;
+  }
+
+  private static <T> T call(Request request, Supplier<T> send) {
     try {
       return send.get();
     } catch (KubernetesClientException e) {
-      throw translate(e, request);
+      throw KubernetesErrors.translate(e, request);
     }
   }
 
   private static Request routeRequest(String verb, RouteCache cache, RouteId id) {
     return new Request(
         verb, cache.served().context().getPlural(), RouteKind.GROUP, id.namespace(), id.toString());
-  }
-
-  /**
-   * Whether a patch failed only because the object changed since the planner saw it: the server saw
-   * a write conflict (409), or a {@code test} operation failed (ours on metadata.resourceVersion or
-   * one of the planner's guards). For the latter kube-apiserver (seen on 1.34) answers 422 with
-   * only its generic text {@value #TEST_FAILED}: no field, no object, no causes. Validation,
-   * ValidatingAdmissionPolicy and webhook refusals always say what they refused, so they never
-   * match. Older servers that put json-patch's own words ("testing value ... failed") in the
-   * message are recognised too.
-   */
-  private static boolean isPreconditionFailure(KubernetesClientException e) {
-    if (e.getCode() == 409) {
-      return true;
-    }
-    if (e.getCode() != 422 || e.getStatus() == null) {
-      return false;
-    }
-    String message = String.valueOf(e.getStatus().getMessage());
-    String lower = message.toLowerCase(java.util.Locale.ROOT);
-    return message.equals(TEST_FAILED)
-        || (lower.contains("testing value") && lower.contains("failed"));
-  }
-
-  /** Maps every API failure to the domain's exceptions; the one place that does so. */
-  private WeighbridgeException translate(KubernetesClientException e, Request r) {
-    int code = e.getCode();
-    String said = serverMessage(e);
-    String where =
-        r.namespace() == null ? "cluster-wide" : "in namespace \"" + r.namespace() + "\"";
-    String qualified = r.group().isEmpty() ? r.resource() : r.resource() + "." + r.group();
-    if (code == 404) {
-      if (r.resource().equals("discovery")) {
-        return new UnavailableException(
-            r.subject() + " disappeared during discovery; the next call looks again", e);
-      }
-      if (r.verb().equals("list/watch")) {
-        return new NotFoundException(
-            "the cluster no longer serves "
-                + qualified
-                + ": install the Gateway API CRDs; the next call discovers again",
-            e);
-      }
-      return new NotFoundException(
-          r.subject()
-              + " not found: "
-              + (r.resource().equals("services")
-                  ? "create it or fix the Rollout's Service names"
-                  : "create it or fix the Rollout's plugin config"),
-          e);
-    }
-    if (code == 401) {
-      return new RejectedException(
-          "the Kubernetes API server did not accept the plugin-server's credentials (401) when it"
-              + " tried to "
-              + r.verb()
-              + " "
-              + r.subject()
-              + ": check the ServiceAccount token or the kubeconfig. API server said: "
-              + said,
-          e);
-    }
-    if (code == 403 && RBAC_DENIAL.matcher(said).find() && !said.contains("admission webhook")) {
-      return new RejectedException(
-          "the plugin-server's ServiceAccount may not "
-              + r.verb()
-              + " "
-              + qualified
-              + " "
-              + where
-              + ": grant the verb(s) "
-              + r.verb()
-              + " on "
-              + qualified
-              + " in its "
-              + (r.namespace() == null ? "ClusterRole" : "Role or ClusterRole")
-              + ". API server said: "
-              + said,
-          e);
-    }
-    if (code == 409) {
-      return new ConflictException(
-          r.subject()
-              + " changed while Weighbridge wrote it; Argo will retry. API server said: "
-              + said,
-          e);
-    }
-    // fabric8 reports a failure without an HTTP answer (refused, reset, timed out) as code 0 or -1.
-    if (code < 400 || code == 408 || code == 429 || code >= 500) {
-      return new UnavailableException(
-          "the Kubernetes API server could not "
-              + r.verb()
-              + " "
-              + r.subject()
-              + " right now ("
-              + (code < 100 ? "no response" : "HTTP " + code)
-              + "): "
-              + said
-              + ". Check the API server's health and the plugin-server's network; Argo will"
-              + " retry.",
-          e);
-    }
-    // 400, 403 from an admission webhook, 422 from validation and anything else the server
-    // refused: its words verbatim, they name the field or the policy.
-    return new RejectedException(
-        "the Kubernetes API server refused to "
-            + r.verb()
-            + " "
-            + r.subject()
-            + " (HTTP "
-            + code
-            + "): "
-            + said
-            + ". Fix the route, or the admission webhook or policy that refused the change.",
-        e);
-  }
-
-  /** The API server's own words (Status message and causes), else fabric8's message. */
-  private static String serverMessage(KubernetesClientException e) {
-    Status status = e.getStatus();
-    if (status == null || status.getMessage() == null || status.getMessage().isBlank()) {
-      Throwable root = e;
-      while (root.getCause() != null && root.getCause() != root) {
-        root = root.getCause();
-      }
-      return root == e ? String.valueOf(e.getMessage()) : e.getMessage() + " (" + root + ")";
-    }
-    StringBuilder text = new StringBuilder(status.getMessage());
-    if (status.getDetails() != null && status.getDetails().getCauses() != null) {
-      for (StatusCause cause : status.getDetails().getCauses()) {
-        if (cause.getMessage() != null && !status.getMessage().contains(cause.getMessage())) {
-          text.append("; ").append(cause.getMessage());
-        }
-      }
-    }
-    return text.toString();
   }
 
   private NotFoundException kindNotServed(RouteId id) {

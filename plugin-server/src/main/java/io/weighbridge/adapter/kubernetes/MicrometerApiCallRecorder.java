@@ -7,7 +7,7 @@ import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Counts the adapter's API requests as {@code weighbridge_kubernetes_api_requests_total{verb,
- * resource}} in a Micrometer registry.
+ * resource, code}} in a Micrometer registry.
  */
 public final class MicrometerApiCallRecorder implements ApiCallRecorder {
 
@@ -23,16 +23,19 @@ public final class MicrometerApiCallRecorder implements ApiCallRecorder {
   }
 
   @Override
-  public void record(Verb verb, String resource) {
+  public void record(Verb verb, String resource, int code) {
+    String status = code == 0 ? "none" : Integer.toString(code);
     counters
         .computeIfAbsent(
-            verb.name() + ' ' + resource,
+            verb.name() + ' ' + resource + ' ' + status,
             k ->
                 Counter.builder(METER)
                     .description(
-                        "Requests the Kubernetes adapter sent outside its informers' list/watch")
+                        "Requests sent to the Kubernetes API server, by verb, resource and HTTP"
+                            + " status (none: no answer)")
                     .tag("verb", verb.name())
                     .tag("resource", resource)
+                    .tag("code", status)
                     .register(registry))
         .increment();
   }

@@ -8,14 +8,16 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Watches the routes of Rollouts whose canary is in progress and, when a route changes, asks for
- * the Rollout's desired state to be re-applied (which writes nothing when the change did not touch
- * our weights, e.g. our own write). Argo only reconciles every few minutes when idle, while a
- * GitOps sync can reset weights at any time; this closes that gap the way Argo's Istio router does.
+ * the Rollout's defended state to be re-applied (which writes nothing when the change did not touch
+ * it). Events whose resourceVersion is the answer to our own last PATCH are ignored outright. Argo
+ * only reconciles every few minutes when idle, while a GitOps sync can reset weights at any time;
+ * this closes that gap the way Argo's Istio router does.
  *
  * <p>Lifecycle: {@link #watch} when a SetWeight leaves a canary in progress (weight > 0,
  * experiments or managed rules present), {@link #unwatch} when a SetWeight finds it finished
@@ -42,6 +44,7 @@ final class DriftGuard implements AutoCloseable {
   private final ScheduledExecutorService executor;
   private final Duration minInterval;
   private final Restorer restorer;
+  private final Predicate<ObservedRoute> ownWrite;
   private final Map<String, Map<RouteId, AutoCloseable>> watches = new HashMap<>();
   private final Map<Key, Long> due = new ConcurrentHashMap<>();
   private final Map<Key, Long> lastRun = new ConcurrentHashMap<>();
@@ -50,11 +53,13 @@ final class DriftGuard implements AutoCloseable {
       RouteClient client,
       ScheduledExecutorService executor,
       Duration minInterval,
-      Restorer restorer) {
+      Restorer restorer,
+      Predicate<ObservedRoute> ownWrite) {
     this.client = client;
     this.executor = executor;
     this.minInterval = minInterval;
     this.restorer = restorer;
+    this.ownWrite = ownWrite;
   }
 
   /** Watches exactly {@code routes} for the Rollout (opening and closing watches as needed). */
@@ -76,7 +81,16 @@ final class DriftGuard implements AutoCloseable {
       lastRun.remove(new Key(rolloutKey, id));
       if (!current.containsKey(id)) {
         Key key = new Key(rolloutKey, id);
-        current.put(id, client.watch(id, changed -> schedule(key)));
+        // Our own write coming back (same resourceVersion as our PATCH's answer) is not drift.
+        current.put(
+            id,
+            client.watch(
+                id,
+                changed -> {
+                  if (!ownWrite.test(changed)) {
+                    schedule(key);
+                  }
+                }));
         LOG.debug("watching {} for drift while Rollout {} is in progress", id, rolloutKey);
       }
     }

@@ -1,55 +1,33 @@
 package io.weighbridge.domain.routing;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.weighbridge.domain.Caller;
 import io.weighbridge.domain.HeaderRoute;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.MirrorRoute;
-import io.weighbridge.domain.NotFoundException;
-import io.weighbridge.domain.PartialFailureException;
-import io.weighbridge.domain.RejectedException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.TrafficRouter;
-import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.VerifyResult;
-import io.weighbridge.domain.WeighbridgeException;
 import io.weighbridge.domain.WeightDestination;
-import io.weighbridge.domain.analysis.CanaryRouting;
-import io.weighbridge.domain.analysis.RolloutAnalysisTarget;
+import io.weighbridge.domain.routing.RolloutStates.Defended;
+import io.weighbridge.domain.routing.RolloutStates.ManagedKind;
+import io.weighbridge.domain.routing.RolloutStates.ManagedSpec;
 import io.weighbridge.domain.routing.RoutingConfig.RouteRef;
-import io.weighbridge.domain.routing.RoutingConfig.RouteSelector;
 import io.weighbridge.domain.routing.RoutingConfig.VerifyMode;
 import io.weighbridge.domain.routing.RoutingMetrics.Operation;
 import io.weighbridge.domain.routing.RoutingMetrics.VerifyReason;
-import io.weighbridge.domain.routing.WeightPlanner.Desired;
 import java.time.Clock;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Collections;
-import java.util.Comparator;
-import java.util.EnumSet;
-import java.util.HashSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Function;
-import java.util.function.Supplier;
-import java.util.function.UnaryOperator;
+import java.util.stream.Collectors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -57,133 +35,46 @@ import org.slf4j.LoggerFactory;
  * The routing engine: Argo's traffic-router calls on Gateway API routes (HTTPRoute, GRPCRoute,
  * TCPRoute, TLSRoute; Gateway or Service parents), through the {@link RouteClient} port only.
  *
- * <p>Each call parses (or takes from a cache) the Rollout's configuration, resolves its routes, and
- * changes them, several at a time ({@link RouterSettings#writeParallelism()}), each under its own
- * lock with a JSON patch computed by a pure planner from the freshest object. Only the fields the
- * Rollout owns change; ownership of added rules and backends is recorded on the route (see {@link
- * Ledger}). While a canary is in progress the routes are watched and weights changed by others are
- * restored ({@link DriftGuard}).
+ * <p>One consistency model for reads, writes and drift:
  *
- * <p>Thread-safe; {@link #close()} stops the watches and the background thread.
+ * <ul>
+ *   <li>Reads: the adapter's informer cache first; a miss is confirmed with one GET before a route
+ *       is called missing; a cached object older than our own last write is replaced by what that
+ *       PATCH returned.
+ *   <li>Writes: {@link RouteWriter} plans each route on the freshest object and sends one PATCH
+ *       guarded by a resourceVersion {@code test}, none when nothing changes.
+ *   <li>Defended state ({@link RolloutStates}): an intent is recorded for a route only after the
+ *       call succeeded on that route, under its lock; a first application is never drift.
+ *   <li>Drift ({@link DriftGuard}): watch events equal to our own PATCH's answer are ignored;
+ *       others re-apply the defended state, which writes only when it differs.
+ * </ul>
+ *
+ * <p>The parts: {@link RouteTargets} (configuration to routes), {@link RouteWriter} (per-route
+ * writes), {@link RolloutStates} (per-Rollout state), {@link DriftGuard} (watches) and {@link
+ * DriftResume} (restart-resume). Thread-safe; {@link #close()} stops the watches and threads.
  */
-public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouting, AutoCloseable {
+public final class GatewayApiTrafficRouter implements TrafficRouter, AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(GatewayApiTrafficRouter.class);
 
   /** What {@link #type()} answers; Argo only logs it. */
   public static final String TYPE = "WeighbridgeGatewayAPI";
 
-  /** The connector version shown for the analyzer's own calls (logs only). */
-  static final String ANALYZER_CALLER = "weighbridge-analyzer";
+  /** The connector version shown for {@link #routePlan} (logs only). */
+  private static final String ROUTE_PLAN_CALLER = "weighbridge-route-plan";
 
-  static final String RULE_NAME_FIELD = "spec.rules[].name";
-  static final String MIRROR_PERCENT_FIELD = "spec.rules[].filters[].requestMirror.percent";
+  static final String RULE_NAME_FIELD = RouteTargets.RULE_NAME_FIELD;
+  static final String MIRROR_PERCENT_FIELD = RouteTargets.MIRROR_PERCENT_FIELD;
 
   private final RouteClient client;
   private final RoutingMetrics metrics;
   private final RouterSettings settings;
   private final Clock clock;
-  private final RouteLocks locks;
-  private final Map<String, RoutingConfig> configCache;
-  private final Map<String, RolloutState> rollouts = new ConcurrentHashMap<>();
-  private final Map<String, RolloutHashes> hashes = new ConcurrentHashMap<>();
+  private final RouteTargets targets;
+  private final RouteWriter writer;
+  private final RolloutStates states;
   private final ScheduledExecutorService executor;
-  private final ExecutorService writers;
   private final DriftGuard drift;
-  private final List<WeightListener> weightListeners = new CopyOnWriteArrayList<>();
-  private final List<WeightVeto> weightVetoes = new CopyOnWriteArrayList<>();
-  private volatile boolean closed;
-  private volatile Thread resumer;
-
-  /**
-   * The hashes Argo last sent for a Rollout in UpdateHash, for the analyzer.
-   *
-   * @param canaryHash rollouts-pod-template-hash of the canary ReplicaSet (may be empty)
-   * @param stableHash rollouts-pod-template-hash of the stable ReplicaSet (may be empty)
-   * @param additionalDestinations the experiment destinations
-   * @param updatedAt when Argo sent them
-   */
-  public record RolloutHashes(
-      String canaryHash,
-      String stableHash,
-      List<WeightDestination> additionalDestinations,
-      Instant updatedAt) {
-
-    /** Copies the list. */
-    public RolloutHashes {
-      additionalDestinations = List.copyOf(additionalDestinations);
-    }
-  }
-
-  /**
-   * What the engine remembers about a Rollout between calls, to restore it when others change its
-   * routes: the last SetWeight (null before the first), the header and mirror routes Argo set and
-   * has not removed, and the routes with their planning contexts.
-   */
-  private record RolloutState(
-      Desired desired,
-      Map<RouteId, RouteContext> routes,
-      Map<String, List<ObjectNode>> headers,
-      Map<String, MirrorSpec> mirrors,
-      Instant lastCall) {
-
-    static RolloutState empty(Instant now) {
-      return new RolloutState(null, Map.of(), Map.of(), Map.of(), now);
-    }
-
-    RolloutState withDesired(Desired d) {
-      return new RolloutState(d, routes, headers, mirrors, lastCall);
-    }
-
-    RolloutState withRoutes(Map<RouteId, RouteContext> r) {
-      return new RolloutState(desired, Map.copyOf(r), headers, mirrors, lastCall);
-    }
-
-    RolloutState withHeader(String name, List<ObjectNode> matches) {
-      Map<String, List<ObjectNode>> h = new LinkedHashMap<>(headers);
-      if (matches == null) {
-        h.remove(name);
-      } else {
-        h.put(name, List.copyOf(matches));
-      }
-      return new RolloutState(desired, routes, Collections.unmodifiableMap(h), mirrors, lastCall);
-    }
-
-    RolloutState withMirror(String name, MirrorSpec mirror) {
-      Map<String, MirrorSpec> m = new LinkedHashMap<>(mirrors);
-      if (mirror == null) {
-        m.remove(name);
-      } else {
-        m.put(name, mirror);
-      }
-      return new RolloutState(desired, routes, headers, Collections.unmodifiableMap(m), lastCall);
-    }
-
-    RolloutState withoutManaged() {
-      Desired d = desired;
-      if (d != null && !d.experiments().isEmpty()) {
-        int freed = d.experiments().stream().mapToInt(x -> x.weight()).sum();
-        d = new Desired(d.canary(), d.stable() + freed, List.of());
-      }
-      return new RolloutState(d, routes, Map.of(), Map.of(), lastCall);
-    }
-
-    RolloutState touched(Instant now) {
-      return new RolloutState(desired, routes, headers, mirrors, now);
-    }
-
-    boolean hasManaged() {
-      return !headers.isEmpty() || !mirrors.isEmpty();
-    }
-  }
-
-  /** A mirror route Argo set: its converted matches and percentage. */
-  private record MirrorSpec(List<ObjectNode> matches, Integer percentage) {}
-
-  /** One planning step on a route's working copy and ledger. */
-  @FunctionalInterface
-  interface Step {
-    void apply(JsonPatchBuilder b, Ledger ledger);
-  }
+  private final DriftResume resume;
 
   /** Creates the engine with the system clock. */
   public GatewayApiTrafficRouter(
@@ -198,8 +89,9 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
     this.metrics = metrics;
     this.settings = settings;
     this.clock = clock;
-    this.locks = new RouteLocks(settings.lockTimeout());
-    this.configCache = lruCache(settings.configCacheSize());
+    this.targets = new RouteTargets(client, settings.configCacheSize());
+    this.writer = new RouteWriter(client, metrics, settings);
+    this.states = new RolloutStates(clock);
     this.executor =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -207,12 +99,10 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
               t.setDaemon(true);
               return t;
             });
-    // Virtual threads: a route write mostly waits on the API server; forEachRoute bounds how many
-    // one call uses.
-    this.writers =
-        Executors.newThreadPerTaskExecutor(
-            Thread.ofVirtual().name("weighbridge-route-write-", 0).factory());
-    this.drift = new DriftGuard(client, executor, settings.driftMinInterval(), this::restore);
+    this.drift =
+        new DriftGuard(
+            client, executor, settings.driftMinInterval(), this::restore, writer::isOwnWrite);
+    this.resume = new DriftResume(client, targets, states, drift, settings.idleRolloutTimeout());
     long sweepMillis = Math.max(1000, Math.min(60_000, settings.idleRolloutTimeout().toMillis()));
     executor.scheduleWithFixedDelay(
         this::forgetIdleRollouts, sweepMillis, sweepMillis, TimeUnit.MILLISECONDS);
@@ -228,26 +118,14 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
     return TYPE;
   }
 
+  /** Nothing to do: the engine needs no ReplicaSet hashes (Argo sends them before SetWeight). */
   @Override
   public void updateHash(
       Caller caller,
       Rollout rollout,
       String canaryHash,
       String stableHash,
-      List<WeightDestination> additionalDestinations) {
-    hashes.put(
-        rollout.key(),
-        new RolloutHashes(
-            canaryHash == null ? "" : canaryHash,
-            stableHash == null ? "" : stableHash,
-            additionalDestinations,
-            clock.instant()));
-  }
-
-  /** The hashes Argo last sent for the Rollout, if any (kept while Argo keeps calling). */
-  public Optional<RolloutHashes> hashes(String namespace, String name) {
-    return Optional.ofNullable(hashes.get(namespace + "/" + name));
-  }
+      List<WeightDestination> additionalDestinations) {}
 
   @Override
   public void setWeight(
@@ -255,168 +133,154 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
       Rollout rollout,
       int desiredWeight,
       List<WeightDestination> additionalDestinations) {
-    RoutingConfig config = config(caller, rollout);
-    if (desiredWeight > 0) {
-      for (WeightVeto veto : weightVetoes) {
-        Optional<String> why = veto.vetoCanary(rollout, config.pluginKey(), desiredWeight);
-        if (why.isPresent()) {
-          throw new RejectedException(why.get());
-        }
-      }
-    }
+    RoutingConfig config = targets.config(caller, rollout);
     Desired desired = WeightPlanner.desired(desiredWeight, additionalDestinations, config);
-    List<RouteContext> targets = contexts(config, rollout);
-    Map<RouteId, RouteContext> byId = new LinkedHashMap<>();
-    targets.forEach(c -> byId.put(c.id(), c));
-    // Published before the writes: a drift restoration that runs in between must restore the
-    // new weights, not the old ones.
-    update(rollout, s -> s.withDesired(desired).withRoutes(byId));
+    List<RouteContext> contexts = targets.contexts(config, rollout);
+    String key = rollout.key();
+    states.retain(key, contexts.stream().map(RouteContext::id).collect(Collectors.toSet()));
+    states.touch(key);
     AtomicBoolean managedLeft = new AtomicBoolean();
     try {
-      forEachRoute(
+      writer.forEachRoute(
           Operation.SET_WEIGHT,
           "SetWeight",
-          targets,
+          contexts,
           ctx ->
               (b, ledger) -> {
-                WeightPlanner.plan(b, ledger, ctx, desired, this::experimentPort);
+                WeightPlanner.plan(b, ledger, ctx, desired, targets::experimentPort);
                 if (!ledger.entry(ctx.rolloutKey(), ctx.rolloutUid()).rules().isEmpty()) {
                   managedLeft.set(true);
                 }
-              });
-      for (WeightListener listener : weightListeners) {
-        try {
-          listener.weightSet(rollout, config.pluginKey(), desiredWeight);
-        } catch (RuntimeException e) {
-          LOG.warn("weight listener failed for Rollout {}", rollout.key(), e);
-        }
-      }
+              },
+          ctx -> states.defend(key, ctx, d -> d.withDesired(desired)));
     } finally {
-      boolean inProgress =
-          desired.canary() > 0 || !desired.experiments().isEmpty() || managedLeft.get();
-      if (inProgress) {
-        watch(rollout.key(), byId.keySet());
+      if (desired.inProgress() || managedLeft.get()) {
+        watchDefended(key, managedLeft.get());
       } else {
-        drift.unwatch(rollout.key());
-        rollouts.remove(rollout.key());
+        drift.unwatch(key);
+        states.remove(key);
       }
     }
   }
 
   @Override
   public void setHeaderRoute(Caller caller, Rollout rollout, HeaderRoute headerRoute) {
-    touch(rollout);
-    RoutingConfig config = config(caller, rollout);
-    List<RouteContext> targets = contexts(config, rollout);
     if (headerRoute.name() == null || headerRoute.name().isEmpty()) {
       throw new InvalidConfigException("setHeaderRoute has no name: give the step a name");
     }
-    if (headerRoute.isRemoval()) {
-      update(rollout, s -> s.withHeader(headerRoute.name(), null));
-      forEachRoute(
-          Operation.SET_HEADER_ROUTE,
-          "SetHeaderRoute (remove \"" + headerRoute.name() + "\")",
-          targets,
-          ctx ->
-              (b, ledger) ->
-                  HeaderRoutePlanner.plan(b, ledger, ctx, headerRoute.name(), List.of()));
-      return;
-    }
-    List<ObjectNode> matches = HeaderRoutePlanner.headerMatches(headerRoute, config);
-    List<RouteContext> eligible =
-        targets.stream()
-            .filter(c -> c.managedRoutesAllowed())
-            .filter(c -> c.id().kind() == RouteKind.HTTP || c.id().kind() == RouteKind.GRPC)
-            .toList();
-    if (eligible.isEmpty()) {
-      throw new InvalidConfigException(
-          "setHeaderRoute \""
-              + headerRoute.name()
-              + "\": no HTTPRoute or GRPCRoute in "
-              + config.pluginPath()
-              + " has useHeaderRoutes: true, so there is no route to add it to: set"
-              + " \"useHeaderRoutes\": true on the httpRoutes/grpcRoutes entries that should carry"
-              + " it (a single httpRoute/grpcRoute has it on)");
-    }
-    RolloutState state = update(rollout, s -> s.withHeader(headerRoute.name(), matches));
-    try {
-      forEachRoute(
-          Operation.SET_HEADER_ROUTE,
-          "SetHeaderRoute \"" + headerRoute.name() + "\"",
-          eligible,
-          ctx ->
-              (b, ledger) -> HeaderRoutePlanner.plan(b, ledger, ctx, headerRoute.name(), matches));
-    } finally {
-      watchManaged(rollout, state, targets);
-    }
+    setManagedRoute(
+        caller,
+        rollout,
+        ManagedKind.HEADER,
+        headerRoute.name(),
+        headerRoute.isRemoval(),
+        config ->
+            new ManagedSpec(
+                ManagedKind.HEADER,
+                headerRoute.name(),
+                HeaderRoutePlanner.headerMatches(headerRoute, config),
+                null));
   }
 
   @Override
   public void setMirrorRoute(Caller caller, Rollout rollout, MirrorRoute mirrorRoute) {
-    touch(rollout);
-    RoutingConfig config = config(caller, rollout);
-    List<RouteContext> targets = contexts(config, rollout);
     if (mirrorRoute.name() == null || mirrorRoute.name().isEmpty()) {
       throw new InvalidConfigException("setMirrorRoute has no name: give the step a name");
     }
-    if (mirrorRoute.isRemoval()) {
-      update(rollout, s -> s.withMirror(mirrorRoute.name(), null));
-      forEachRoute(
-          Operation.SET_MIRROR_ROUTE,
-          "SetMirrorRoute (remove \"" + mirrorRoute.name() + "\")",
-          targets,
-          ctx ->
-              (b, ledger) ->
-                  MirrorRoutePlanner.plan(b, ledger, ctx, mirrorRoute.name(), List.of(), null));
+    setManagedRoute(
+        caller,
+        rollout,
+        ManagedKind.MIRROR,
+        mirrorRoute.name(),
+        mirrorRoute.isRemoval(),
+        config ->
+            new ManagedSpec(
+                ManagedKind.MIRROR,
+                mirrorRoute.name(),
+                MirrorRoutePlanner.matches(mirrorRoute, config),
+                mirrorRoute.percentage()));
+  }
+
+  /**
+   * SetHeaderRoute and SetMirrorRoute: adds (or removes) one named managed rule on the routes that
+   * may carry it, and defends it on each route it was written to.
+   */
+  private void setManagedRoute(
+      Caller caller,
+      Rollout rollout,
+      ManagedKind kind,
+      String name,
+      boolean removal,
+      java.util.function.Function<RoutingConfig, ManagedSpec> spec) {
+    String key = rollout.key();
+    states.touch(key);
+    RoutingConfig config = targets.config(caller, rollout);
+    List<RouteContext> contexts = targets.contexts(config, rollout);
+    Operation operation =
+        kind == ManagedKind.HEADER ? Operation.SET_HEADER_ROUTE : Operation.SET_MIRROR_ROUTE;
+    String call = kind == ManagedKind.HEADER ? "SetHeaderRoute" : "SetMirrorRoute";
+    if (removal) {
+      ManagedSpec remove = new ManagedSpec(kind, name, List.of(), null);
+      writer.forEachRoute(
+          operation,
+          call + " (remove \"" + name + "\")",
+          contexts,
+          ctx -> (b, ledger) -> remove.plan(b, ledger, ctx),
+          ctx -> states.defendIfPresent(key, ctx.id(), d -> d.withManaged(remove)));
       return;
     }
-    List<ObjectNode> matches = MirrorRoutePlanner.matches(mirrorRoute, config);
+    ManagedSpec wanted = spec.apply(config);
     List<RouteContext> eligible =
-        targets.stream()
-            .filter(c -> c.managedRoutesAllowed() && c.id().kind() == RouteKind.HTTP)
+        contexts.stream()
+            .filter(c -> c.managedRoutesAllowed() && kind.fits(c.id().kind()))
             .toList();
     if (eligible.isEmpty()) {
-      throw new InvalidConfigException(
-          "setMirrorRoute \""
-              + mirrorRoute.name()
-              + "\": no HTTPRoute in "
-              + config.pluginPath()
-              + " has useHeaderRoutes: true (mirroring needs an HTTPRoute; GRPCRoute, TCPRoute"
-              + " and TLSRoute cannot express Argo's HTTP matches): set \"useHeaderRoutes\": true"
-              + " on the httpRoutes entries that should carry it");
+      throw new InvalidConfigException(noEligibleRoute(kind, name, config.pluginPath()));
     }
-    RolloutState state =
-        update(
-            rollout,
-            s ->
-                s.withMirror(
-                    mirrorRoute.name(), new MirrorSpec(matches, mirrorRoute.percentage())));
     try {
-      forEachRoute(
-          Operation.SET_MIRROR_ROUTE,
-          "SetMirrorRoute \"" + mirrorRoute.name() + "\"",
+      writer.forEachRoute(
+          operation,
+          call + " \"" + name + "\"",
           eligible,
-          ctx ->
-              (b, ledger) ->
-                  MirrorRoutePlanner.plan(
-                      b, ledger, ctx, mirrorRoute.name(), matches, mirrorRoute.percentage()));
+          ctx -> (b, ledger) -> wanted.plan(b, ledger, ctx),
+          ctx -> states.defend(key, ctx, d -> d.withManaged(wanted)));
     } finally {
-      watchManaged(rollout, state, targets);
+      watchDefended(key, false);
     }
+  }
+
+  private static String noEligibleRoute(ManagedKind kind, String name, String pluginPath) {
+    if (kind == ManagedKind.HEADER) {
+      return "setHeaderRoute \""
+          + name
+          + "\": no HTTPRoute or GRPCRoute in "
+          + pluginPath
+          + " has useHeaderRoutes: true, so there is no route to add it to: set"
+          + " \"useHeaderRoutes\": true on the httpRoutes/grpcRoutes entries that should carry"
+          + " it (a single httpRoute/grpcRoute has it on)";
+    }
+    return "setMirrorRoute \""
+        + name
+        + "\": no HTTPRoute in "
+        + pluginPath
+        + " has useHeaderRoutes: true (mirroring needs an HTTPRoute; GRPCRoute, TCPRoute"
+        + " and TLSRoute cannot express Argo's HTTP matches): set \"useHeaderRoutes\": true"
+        + " on the httpRoutes entries that should carry it";
   }
 
   @Override
   public void removeManagedRoutes(Caller caller, Rollout rollout) {
-    touch(rollout);
-    RoutingConfig config = config(caller, rollout);
-    // Header and mirror rules and experiment backends go (their weight returns to stable): a
-    // drift restoration must not put them back before Argo's next call.
-    rollouts.computeIfPresent(rollout.key(), (k, s) -> s.withoutManaged().touched(clock.instant()));
-    forEachRoute(
+    String key = rollout.key();
+    states.touch(key);
+    RoutingConfig config = targets.config(caller, rollout);
+    // Header and mirror rules and experiment backends go (their weight returns to stable), and
+    // stop being defended on each route they were removed from.
+    writer.forEachRoute(
         Operation.REMOVE_MANAGED_ROUTES,
         "RemoveManagedRoutes",
-        contexts(config, rollout),
-        ctx -> (b, ledger) -> ManagedRulePlanner.removeAll(b, ledger, ctx));
+        targets.contexts(config, rollout),
+        ctx -> (b, ledger) -> ManagedRulePlanner.removeAll(b, ledger, ctx),
+        ctx -> states.defendIfPresent(key, ctx.id(), Defended::withoutManaged));
   }
 
   @Override
@@ -425,9 +289,9 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
       Rollout rollout,
       int desiredWeight,
       List<WeightDestination> additionalDestinations) {
-    touch(rollout);
-    RoutingConfig config = config(caller, rollout);
-    List<RouteRef> refs = resolve(config);
+    states.touch(rollout.key());
+    RoutingConfig config = targets.config(caller, rollout);
+    List<RouteRef> refs = targets.resolve(config);
     if (refs.stream().allMatch(r -> r.verifyMode() == VerifyMode.OFF)) {
       metrics.verifyOutcome(VerifyResult.Verification.NOT_IMPLEMENTED, VerifyReason.DISABLED);
       return VerifyResult.notImplemented(
@@ -440,7 +304,7 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
       if (ref.verifyMode() == VerifyMode.OFF) {
         continue;
       }
-      RouteContext ctx = context(config, rollout, ref);
+      RouteContext ctx = targets.context(config, rollout, ref);
       Optional<ObservedRoute> route = client.get(ref.id());
       WeightVerifier.Outcome outcome =
           route.isEmpty()
@@ -458,19 +322,37 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
   }
 
   /**
-   * What {@link #resume} did.
+   * The Services and routes of the Rollout's configuration under {@code pluginKey}, each route with
+   * whether its parent is a Service (for the analyzer's wiring; reads only).
    *
-   * @param resumed the Rollouts (namespace/name) whose routes are watched again with the weights
-   *     their ledger records
-   * @param skipped the Rollouts found in a ledger but not resumed, each with why
+   * @throws io.weighbridge.domain.WeighbridgeException when the configuration is invalid or the
+   *     routes cannot be resolved
    */
-  public record ResumeReport(Set<String> resumed, Map<String, String> skipped) {
-
-    /** Copies the collections. */
-    public ResumeReport {
-      resumed = Set.copyOf(resumed);
-      skipped = Map.copyOf(skipped);
+  public RoutePlan routePlan(Rollout rollout, String pluginKey) {
+    RoutingConfig config = targets.config(new Caller(pluginKey, ROUTE_PLAN_CALLER), rollout);
+    List<RoutePlan.PlannedRoute> routes = new ArrayList<>();
+    for (RouteRef ref : targets.resolve(config)) {
+      boolean mesh =
+          client
+              .get(ref.id())
+              .map(r -> r.object().path("spec").path("parentRefs"))
+              .map(GatewayApiTrafficRouter::hasServiceParent)
+              .orElse(false);
+      routes.add(new RoutePlan.PlannedRoute(ref.id(), mesh));
     }
+    return new RoutePlan(config.canaryService(), config.stableService(), routes);
+  }
+
+  /** GAMMA: a route whose parent is a Service splits east/west (mesh) traffic. */
+  private static boolean hasServiceParent(JsonNode parentRefs) {
+    for (JsonNode ref : parentRefs) {
+      String group = ref.path("group").asText("");
+      if ("Service".equals(ref.path("kind").asText(""))
+          && (group.isEmpty() || group.equals("core"))) {
+        return true;
+      }
+    }
+    return false;
   }
 
   /**
@@ -490,275 +372,16 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
    * @return completes with what was resumed, or exceptionally after the last failed attempt
    */
   public CompletableFuture<ResumeReport> resume(RolloutLookup lookup, ResumeSettings rs) {
-    CompletableFuture<ResumeReport> result = new CompletableFuture<>();
-    Set<String> resumed = ConcurrentHashMap.newKeySet();
-    Map<String, String> skipped = new ConcurrentHashMap<>();
-    resumer =
-        Thread.ofPlatform()
-            .name("weighbridge-resume")
-            .daemon()
-            .start(
-                () -> {
-                  Duration backoff = rs.firstBackoff();
-                  for (int attempt = 1; ; attempt++) {
-                    if (closed) {
-                      result.completeExceptionally(
-                          new IllegalStateException("the engine was closed while resuming"));
-                      return;
-                    }
-                    try {
-                      resumeOnce(lookup, rs, resumed, skipped);
-                      LOG.info(
-                          "resumed drift restoration for {} Rollout(s) from their routes' ledgers{}",
-                          resumed.size(),
-                          skipped.isEmpty() ? "" : "; not resumed: " + new TreeMap<>(skipped));
-                      result.complete(new ResumeReport(resumed, skipped));
-                      return;
-                    } catch (RuntimeException e) {
-                      if (attempt >= rs.maxAttempts()) {
-                        LOG.warn(
-                            "could not resume drift restoration after {} attempt(s): {}; routes are"
-                                + " watched again at Argo's next call about their Rollout",
-                            attempt,
-                            e.getMessage());
-                        result.completeExceptionally(e);
-                        return;
-                      }
-                      LOG.warn(
-                          "could not resume drift restoration yet (attempt {} of {}): {}; trying"
-                              + " again in {} ms",
-                          attempt,
-                          rs.maxAttempts(),
-                          e.getMessage(),
-                          backoff.toMillis());
-                    }
-                    try {
-                      Thread.sleep(backoff);
-                    } catch (InterruptedException e) {
-                      result.completeExceptionally(e);
-                      return;
-                    }
-                    backoff = backoff.multipliedBy(2);
-                    if (backoff.compareTo(MAX_RESUME_BACKOFF) > 0) {
-                      backoff = MAX_RESUME_BACKOFF;
-                    }
-                  }
-                });
-    return result;
+    return resume.start(lookup, rs);
   }
 
-  private static final Duration MAX_RESUME_BACKOFF = Duration.ofMinutes(1);
-
-  /**
-   * One search; Rollouts resumed or skipped by an earlier attempt are not looked at again.
-   *
-   * @throws RuntimeException when a route kind cannot be listed or a Rollout cannot be read
-   */
-  private void resumeOnce(
-      RolloutLookup lookup, ResumeSettings rs, Set<String> resumed, Map<String, String> skipped) {
-    Map<String, Map<RouteId, Ledger.Entry>> found = new TreeMap<>();
-    for (RouteKind kind : RouteKind.values()) {
-      if (client.apiVersion(kind).isEmpty()) {
-        continue;
-      }
-      List<ObservedRoute> routes =
-          rs.namespaces().isEmpty()
-              ? client.listAllNamespaces(kind)
-              : rs.namespaces().stream()
-                  .sorted()
-                  .flatMap(ns -> client.select(kind, ns, Map.of()).stream())
-                  .toList();
-      for (ObservedRoute route : routes) {
-        if (RouteJson.annotation(route.object(), Ledger.ANNOTATION) == null) {
-          continue;
-        }
-        Ledger ledger;
-        try {
-          ledger = Ledger.read(route.object(), route.id());
-        } catch (InvalidConfigException e) {
-          LOG.warn("not resuming drift restoration on {}: {}", route.id(), e.getMessage());
-          continue;
-        }
-        ledger
-            .entries()
-            .forEach(
-                (key, entry) -> {
-                  if (entry.weights() != null) {
-                    found
-                        .computeIfAbsent(key, k -> new TreeMap<>(ROUTE_ORDER))
-                        .put(route.id(), entry);
-                  }
-                });
-      }
-    }
-    RuntimeException failure = null;
-    for (Map.Entry<String, Map<RouteId, Ledger.Entry>> e : found.entrySet()) {
-      String key = e.getKey();
-      if (resumed.contains(key) || skipped.containsKey(key)) {
-        continue;
-      }
-      try {
-        String why = resumeRollout(lookup, rs, key, e.getValue());
-        if (why == null) {
-          resumed.add(key);
-        } else {
-          skipped.put(key, why);
-        }
-      } catch (RuntimeException ex) {
-        LOG.debug("resuming Rollout {} failed", key, ex);
-        if (failure == null) {
-          failure = ex;
-        }
-      }
-    }
-    if (failure != null) {
-      throw failure;
-    }
-  }
-
-  private static final Comparator<RouteId> ROUTE_ORDER = Comparator.comparing(RouteId::toString);
-
-  /** Resumes one Rollout; returns null when resumed, else why not. */
-  private String resumeRollout(
-      RolloutLookup lookup, ResumeSettings rs, String key, Map<RouteId, Ledger.Entry> recorded) {
-    if (rollouts.containsKey(key)) {
-      return "Argo called about it since the start";
-    }
-    Set<Desired> weights = new HashSet<>();
-    Set<String> uids = new HashSet<>();
-    recorded
-        .values()
-        .forEach(
-            x -> {
-              weights.add(x.weights());
-              uids.add(x.uid());
-            });
-    if (weights.size() != 1 || uids.size() != 1) {
-      return "its routes record different weights or uids (a SetWeight was interrupted):"
-          + " waiting for Argo's next call";
-    }
-    Desired desired = weights.iterator().next();
-    String uid = uids.iterator().next();
-    int slash = key.indexOf('/');
-    if (slash <= 0) {
-      return "the ledger key is not <namespace>/<name>";
-    }
-    Optional<Rollout> found = lookup.find(key.substring(0, slash), key.substring(slash + 1));
-    if (found.isEmpty()) {
-      return "the Rollout no longer exists";
-    }
-    Rollout rollout = found.get();
-    if (!uid.isEmpty() && rollout.uid() != null && !uid.equals(rollout.uid())) {
-      return "the Rollout was re-created (uid " + rollout.uid() + ", the ledger has " + uid + ")";
-    }
-    JsonNode plugins = rollout.json().at("/spec/strategy/canary/trafficRouting/plugins");
-    Optional<String> plugin = rs.pluginNames().stream().filter(plugins::has).findFirst();
-    if (plugin.isEmpty()) {
-      return "the Rollout no longer configures " + String.join(" or ", rs.pluginNames());
-    }
-    List<RouteContext> targets;
-    try {
-      RoutingConfig config = RoutingConfigParser.parse(rollout, plugin.get());
-      int total =
-          desired.canary()
-              + desired.stable()
-              + desired.experiments().stream().mapToInt(x -> x.weight()).sum();
-      if (total != config.maxTrafficWeight()) {
-        return "its maxTrafficWeight changed since the recorded SetWeight";
-      }
-      targets = contexts(config, rollout);
-    } catch (InvalidConfigException | NotFoundException e) {
-      return e.getMessage();
-    }
-    Map<RouteId, RouteContext> byId = new LinkedHashMap<>();
-    targets.forEach(c -> byId.put(c.id(), c));
-    RolloutState state =
-        new RolloutState(desired, Map.copyOf(byId), Map.of(), Map.of(), clock.instant());
-    if (rollouts.putIfAbsent(key, state) != null) {
-      return "Argo called about it since the start";
-    }
-    try {
-      drift.watch(key, byId.keySet());
-    } catch (RuntimeException e) {
-      rollouts.remove(key, state);
-      throw e;
-    }
-    drift.recheck(key);
-    LOG.info(
-        "Rollout {}: restoring drift again on {} route(s) at the recorded canary weight {} (until"
-            + " Argo's next call, or for at most {} without one)",
-        key,
-        byId.size(),
-        desired.canary(),
-        settings.idleRolloutTimeout());
-    return null;
-  }
-
-  /** Stops watching routes and the background thread. */
+  /** Stops watching routes and the background threads. */
   @Override
   public void close() {
-    closed = true;
-    Thread r = resumer;
-    if (r != null) {
-      r.interrupt(); // ends a backoff wait
-    }
+    resume.close();
     drift.close();
     executor.shutdownNow();
-    writers.shutdownNow();
-  }
-
-  /** Tells {@code listener} of every SetWeight applied from now on (the analyzer's lifecycle). */
-  public void addWeightListener(WeightListener listener) {
-    weightListeners.add(Objects.requireNonNull(listener, "listener"));
-  }
-
-  /**
-   * Lets {@code veto} refuse SetWeight calls above 0 (the analyzer, after it reverted a canary).
-   */
-  public void addWeightVeto(WeightVeto veto) {
-    weightVetoes.add(Objects.requireNonNull(veto, "veto"));
-  }
-
-  @Override
-  public CanaryPlan plan(Rollout rollout, String pluginKey) {
-    RoutingConfig config = config(new Caller(pluginKey, ANALYZER_CALLER), rollout);
-    List<RolloutAnalysisTarget.Route> routes = new ArrayList<>();
-    for (RouteRef ref : resolve(config)) {
-      RouteId id = ref.id();
-      boolean mesh =
-          client
-              .get(id)
-              .map(r -> r.object().path("spec").path("parentRefs"))
-              .map(GatewayApiTrafficRouter::hasServiceParent)
-              .orElse(false);
-      routes.add(
-          new RolloutAnalysisTarget.Route(
-              id.namespace(),
-              id.name(),
-              id.kind() == RouteKind.GRPC,
-              mesh
-                  ? RolloutAnalysisTarget.Plane.EAST_WEST
-                  : RolloutAnalysisTarget.Plane.NORTH_SOUTH));
-    }
-    return new CanaryPlan(
-        config.analysis(), config.canaryService(), config.stableService(), routes);
-  }
-
-  /** GAMMA: a route whose parent is a Service splits east/west (mesh) traffic. */
-  private static boolean hasServiceParent(JsonNode parentRefs) {
-    for (JsonNode ref : parentRefs) {
-      String group = ref.path("group").asText("");
-      if ("Service".equals(ref.path("kind").asText(""))
-          && (group.isEmpty() || group.equals("core"))) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  @Override
-  public void revert(Rollout rollout, String pluginKey) {
-    setWeight(new Caller(pluginKey, ANALYZER_CALLER), rollout, 0, List.of());
+    writer.close();
   }
 
   /** The routes watched for drift for the Rollout {@code namespace/name} (for tests and status). */
@@ -766,269 +389,25 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
     return drift.watched(rolloutKey);
   }
 
-  // ---- configuration and routes ----
-
-  private RoutingConfig config(Caller caller, Rollout rollout) {
-    String plugin = caller.pluginName();
-    if (plugin == null || plugin.isBlank()) {
-      throw new InvalidConfigException(
-          "the connector did not say which plugin name it runs as, so the Rollout's plugin"
-              + " configuration cannot be found: upgrade the connector");
-    }
-    if (rollout.uid() == null || rollout.uid().isEmpty() || settings.configCacheSize() == 0) {
-      return RoutingConfigParser.parse(rollout, plugin);
-    }
-    String key = plugin + "|" + rollout.uid() + "|" + rollout.generation();
-    synchronized (configCache) {
-      RoutingConfig cached = configCache.get(key);
-      if (cached != null) {
-        return cached;
-      }
-    }
-    RoutingConfig parsed = RoutingConfigParser.parse(rollout, plugin);
-    synchronized (configCache) {
-      configCache.put(key, parsed);
-    }
-    return parsed;
-  }
-
-  /** The configured routes plus those the selectors find now, each once. */
-  private List<RouteRef> resolve(RoutingConfig config) {
-    Set<RouteKind> kinds = EnumSet.noneOf(RouteKind.class);
-    config.routes().forEach(r -> kinds.add(r.id().kind()));
-    config.selectors().forEach(s -> kinds.add(s.kind()));
-    for (RouteKind kind : kinds) {
-      if (client.apiVersion(kind).isEmpty()) {
-        throw new NotFoundException(
-            "the cluster does not serve "
-                + kind.kind()
-                + " ("
-                + RouteKind.GROUP
-                + "), which "
-                + config.pluginPath()
-                + " configures: install the Gateway API CRDs that have it (TCPRoute and TLSRoute"
-                + " are in the experimental channel), or remove it from the configuration");
-      }
-    }
-    Map<RouteId, RouteRef> refs = new LinkedHashMap<>();
-    config.routes().forEach(r -> refs.put(r.id(), r));
-    for (RouteSelector s : config.selectors()) {
-      List<ObservedRoute> found =
-          client.select(s.kind(), s.namespace(), s.matchLabels()).stream()
-              .filter(r -> s.matchesExpressions(RouteJson.labels(r.object())))
-              .sorted(Comparator.comparing(r -> r.id().name()))
-              .toList();
-      for (ObservedRoute r : found) {
-        refs.putIfAbsent(
-            r.id(), new RouteRef(r.id(), false, List.of(), config.verifyMode(), s.source()));
-      }
-    }
-    if (refs.isEmpty()) {
-      throw new NotFoundException(
-          "no route matches "
-              + String.join(", ", config.selectors().stream().map(RouteSelector::source).toList())
-              + " in namespace "
-              + config.selectors().getFirst().namespace()
-              + ": label the routes the Rollout should shift, or fix the selector");
-    }
-    return List.copyOf(refs.values());
-  }
-
-  private List<RouteContext> contexts(RoutingConfig config, Rollout rollout) {
-    return resolve(config).stream().map(ref -> context(config, rollout, ref)).toList();
-  }
-
-  private RouteContext context(RoutingConfig config, Rollout rollout, RouteRef ref) {
-    RouteKind kind = ref.id().kind();
-    return new RouteContext(
-        ref.id(),
-        ref.source(),
-        rollout.key(),
-        rollout.uid() == null ? "" : rollout.uid(),
-        new ServiceRef(config.rolloutNamespace(), config.canaryService()),
-        new ServiceRef(config.rolloutNamespace(), config.stableService()),
-        config.maxTrafficWeight(),
-        ref.ruleNames(),
-        ref.useHeaderRoutes(),
-        config.inProgressLabel(),
-        client.servesField(kind, RULE_NAME_FIELD),
-        client.servesField(kind, MIRROR_PERCENT_FIELD));
-  }
-
-  private int experimentPort(ServiceRef service, JsonNode stableRef) {
-    JsonNode json =
-        client
-            .service(service.namespace(), service.name())
-            .orElseThrow(
-                () ->
-                    new NotFoundException(
-                        "experiment Service "
-                            + service
-                            + " (additionalDestinations) does not exist (yet): Argo creates it"
-                            + " with the experiment; if this persists, give the experiment"
-                            + " template a Service (service: {})"));
-    return WeightPlanner.choosePort(service, json, stableRef);
-  }
-
-  // ---- applying plans ----
-
-  /**
-   * Applies a step to each route, up to {@link RouterSettings#writeParallelism()} routes at a time
-   * (each under its own lock, so calls on one route stay serialized); the call returns once every
-   * route is done. When some fail, the others are still changed and the failure names both
-   * (PartialFailureException, routes in configuration order), so that an operator knows which
-   * routes carry the new state.
-   */
-  private void forEachRoute(
-      Operation operation,
-      String verb,
-      List<RouteContext> targets,
-      Function<RouteContext, Step> step) {
-    int n = targets.size();
-    WeighbridgeException[] errors = new WeighbridgeException[n];
-    RuntimeException[] bugs = new RuntimeException[n];
-    AtomicInteger next = new AtomicInteger();
-    Thread caller = Thread.currentThread();
-    Runnable worker =
-        () -> {
-          for (int i = next.getAndIncrement(); i < n; i = next.getAndIncrement()) {
-            RouteContext ctx = targets.get(i);
-            if (caller.isInterrupted()) {
-              // The call timed out or was cancelled: routes not started yet are not written.
-              errors[i] =
-                  new UnavailableException(
-                      ctx.id()
-                          + " was not written: the call ended (timed out or cancelled) before its"
-                          + " turn; Argo retries the call");
-              continue;
-            }
-            try {
-              apply(ctx, operation, () -> step.apply(ctx));
-            } catch (WeighbridgeException e) {
-              metrics.routeFailed(ctx.id(), operation, e);
-              errors[i] = e;
-            } catch (RuntimeException e) {
-              bugs[i] = e;
-            }
-          }
-        };
-    int helpers = Math.min(n, settings.writeParallelism()) - 1;
-    List<CompletableFuture<Void>> running = new ArrayList<>(Math.max(0, helpers));
-    for (int h = 0; h < helpers; h++) {
-      running.add(CompletableFuture.runAsync(worker, writers));
-    }
-    worker.run(); // the calling thread writes too
-    // join() is not interruptible: the call never returns while one of its writes still runs.
-    running.forEach(CompletableFuture::join);
-
-    for (RuntimeException bug : bugs) {
-      if (bug != null) {
-        throw bug;
-      }
-    }
-    List<String> succeeded = new ArrayList<>();
-    List<String> failed = new ArrayList<>();
-    List<String> details = new ArrayList<>();
-    WeighbridgeException first = null;
-    for (int i = 0; i < n; i++) {
-      if (errors[i] == null) {
-        succeeded.add(targets.get(i).id().toString());
-      } else {
-        failed.add(targets.get(i).id().toString());
-        details.add(errors[i].getMessage());
-        if (first == null) {
-          first = errors[i];
-        }
-      }
-    }
-    if (first == null) {
-      return;
-    }
-    if (n == 1) {
-      throw first;
-    }
-    throw new PartialFailureException(
-        verb
-            + " updated "
-            + (succeeded.isEmpty() ? "no route" : String.join(", ", succeeded))
-            + " but failed on "
-            + failed.size()
-            + " of "
-            + n
-            + " routes: "
-            + String.join("; ", details),
-        succeeded,
-        failed,
-        first);
-  }
-
-  /**
-   * Plans and patches one route under its lock. The step is obtained under the lock, so that it
-   * sees the state left by the call before it.
-   *
-   * @return whether anything was written
-   */
-  private boolean apply(RouteContext ctx, Operation operation, Supplier<Step> step) {
-    return locks.withLock(
-        ctx.id(),
-        () -> {
-          if (client.get(ctx.id()).isEmpty()) {
-            throw new NotFoundException(
-                ctx.id()
-                    + " (from "
-                    + ctx.source()
-                    + ") does not exist: create it, or fix the name in the plugin configuration");
-          }
-          Step s = step.get();
-          if (s == null) {
-            return false;
-          }
-          boolean[] wrote = {false};
-          client.patch(
-              ctx.id(),
-              fresh -> {
-                List<JsonNode> ops = plan(fresh, ctx, s);
-                wrote[0] = !ops.isEmpty();
-                return ops;
-              });
-          if (wrote[0]) {
-            metrics.routeWritten(ctx.id(), operation);
-          } else {
-            metrics.writeSkipped(ctx.id(), operation);
-          }
-          return wrote[0];
-        });
-  }
-
-  /**
-   * The patch for one route: the step's changes plus the ledger and label bookkeeping; empty when
-   * nothing changes (no write at all, #230).
-   */
-  static List<JsonNode> plan(ObservedRoute route, RouteContext ctx, Step step) {
-    Ledger before = Ledger.read(route.object(), route.id());
-    Ledger after = before.copy();
-    JsonPatchBuilder b = new JsonPatchBuilder(route.object());
-    step.apply(b, after);
-    Ledger.write(b, before, after, ctx);
-    return b.changesNothing() ? List.of() : b.ops();
-  }
-
   // ---- drift and lifecycle ----
 
+  /** Re-applies what the Rollout defends on route {@code id}; true when that wrote (drift). */
   private boolean restore(String rolloutKey, RouteId id) {
-    RolloutState peek = rollouts.get(rolloutKey);
-    if (peek == null || !peek.routes().containsKey(id)) {
+    Optional<Defended> peek = states.defended(rolloutKey, id);
+    if (peek.isEmpty()) {
       return false;
     }
     boolean wrote =
-        apply(
-            peek.routes().get(id),
+        writer.apply(
+            peek.get().ctx(),
             Operation.DRIFT_RESTORE,
-            () -> {
-              RolloutState state = rollouts.get(rolloutKey);
-              RouteContext ctx = state == null ? null : state.routes().get(id);
-              return ctx == null ? null : restoration(state, ctx);
-            });
+            // read again under the lock: the state a call left on this route just before
+            () ->
+                states
+                    .defended(rolloutKey, id)
+                    .map(d -> d.restoration(targets::experimentPort))
+                    .orElse(null),
+            RouteWriter.Applied.nothing());
     if (wrote) {
       metrics.driftRestored(id);
       LOG.info(
@@ -1039,99 +418,37 @@ public final class GatewayApiTrafficRouter implements TrafficRouter, CanaryRouti
     return wrote;
   }
 
-  /** Everything the Rollout wants on one route, composed on one working copy. */
-  private Step restoration(RolloutState state, RouteContext ctx) {
-    RouteKind kind = ctx.id().kind();
-    boolean headers =
-        ctx.managedRoutesAllowed() && (kind == RouteKind.HTTP || kind == RouteKind.GRPC);
-    boolean mirrors = ctx.managedRoutesAllowed() && kind == RouteKind.HTTP;
-    return (b, ledger) -> {
-      if (state.desired() != null) {
-        WeightPlanner.plan(b, ledger, ctx, state.desired(), this::experimentPort);
-      }
-      if (headers) {
-        state.headers().forEach((name, m) -> HeaderRoutePlanner.plan(b, ledger, ctx, name, m));
-      }
-      if (mirrors) {
-        state
-            .mirrors()
-            .forEach(
-                (name, m) ->
-                    MirrorRoutePlanner.plan(b, ledger, ctx, name, m.matches(), m.percentage()));
-      }
-    };
-  }
-
-  /** Applies {@code change} to the Rollout's state (creating it) and returns the new state. */
-  private RolloutState update(Rollout rollout, UnaryOperator<RolloutState> change) {
-    return rollouts.compute(
-        rollout.key(),
-        (k, s) ->
-            change
-                .apply(s == null ? RolloutState.empty(clock.instant()) : s)
-                .touched(clock.instant()));
-  }
-
   /**
-   * After a header/mirror call: watch the Rollout's routes while it has managed routes, or forget
-   * it when it has neither managed routes nor a weight in progress.
+   * Watches the Rollout's defended routes while something is in progress there (or {@code always},
+   * when the routes still carry managed rules the state does not know of).
    */
-  private void watchManaged(Rollout rollout, RolloutState state, List<RouteContext> targets) {
-    Map<RouteId, RouteContext> byId = new LinkedHashMap<>();
-    targets.forEach(c -> byId.put(c.id(), c));
-    if (state.routes().isEmpty()) {
-      rollouts.computeIfPresent(rollout.key(), (k, s) -> s.withRoutes(byId));
+  private void watchDefended(String rolloutKey, boolean always) {
+    Optional<RolloutStates.State> state = states.get(rolloutKey);
+    if (state.isEmpty() || !(always || state.get().inProgress())) {
+      return;
     }
-    boolean weightInProgress =
-        state.desired() != null
-            && (state.desired().canary() > 0 || !state.desired().experiments().isEmpty());
-    if (state.hasManaged() || weightInProgress) {
-      RolloutState current = rollouts.get(rollout.key());
-      watch(rollout.key(), current == null ? byId.keySet() : current.routes().keySet());
-    }
-  }
-
-  /** Starts watching; a failure to watch must not hide the call's own outcome. */
-  private void watch(String rolloutKey, Set<RouteId> routes) {
     try {
-      drift.watch(rolloutKey, routes);
+      drift.watch(rolloutKey, state.get().routes().keySet());
     } catch (RuntimeException e) {
+      // a failure to watch must not hide the call's own outcome
       LOG.warn("cannot watch the routes of Rollout {} for drift: {}", rolloutKey, e.getMessage());
     }
   }
 
   private void forgetIdleRollouts() {
     Instant cutoff = clock.instant().minus(settings.idleRolloutTimeout());
-    rollouts.forEach(
-        (key, state) -> {
-          if (state.lastCall().isBefore(cutoff)) {
-            LOG.info(
-                "Rollout {} had no call since {}: no longer watching its routes",
-                key,
-                state.lastCall());
-            drift.unwatch(key);
-            rollouts.remove(key, state);
-          }
-        });
-    hashes.entrySet().removeIf(e -> e.getValue().updatedAt().isBefore(cutoff));
+    states
+        .forgetIdle(cutoff)
+        .forEach(
+            (key, lastCall) -> {
+              LOG.info(
+                  "Rollout {} had no call since {}: no longer watching its routes", key, lastCall);
+              drift.unwatch(key);
+            });
   }
 
   /** Runs the idle sweep now (tests). */
   void forgetIdleRolloutsNow() {
     forgetIdleRollouts();
-  }
-
-  private static <K, V> Map<K, V> lruCache(int maxEntries) {
-    return new LinkedHashMap<>(16, 0.75f, true) {
-      @Override
-      protected boolean removeEldestEntry(Map.Entry<K, V> eldest) {
-        return size() > maxEntries;
-      }
-    };
-  }
-
-  /** Marks the Rollout as recently called, so that its drift watch is kept. */
-  private void touch(Rollout rollout) {
-    rollouts.computeIfPresent(rollout.key(), (k, s) -> s.touched(clock.instant()));
   }
 }

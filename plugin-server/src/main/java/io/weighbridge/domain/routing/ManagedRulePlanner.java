@@ -163,16 +163,7 @@ final class ManagedRulePlanner {
         entry
             .withRules(List.of())
             .withExperiments(List.of())
-            .withWeights(withoutExperiments(entry.weights())));
-  }
-
-  /** The recorded weights once the experiments' weight went back to stable, as Argo next sets. */
-  private static WeightPlanner.Desired withoutExperiments(WeightPlanner.Desired d) {
-    if (d == null || d.experiments().isEmpty()) {
-      return d;
-    }
-    int freed = d.experiments().stream().mapToInt(WeightPlanner.ExperimentWeight::weight).sum();
-    return new WeightPlanner.Desired(d.canary(), d.stable() + freed, List.of());
+            .withWeights(entry.weights() == null ? null : entry.weights().withoutExperiments()));
   }
 
   /**

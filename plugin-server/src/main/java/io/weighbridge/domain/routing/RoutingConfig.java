@@ -1,6 +1,5 @@
 package io.weighbridge.domain.routing;
 
-import io.weighbridge.domain.analysis.AnalysisConfig;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -21,7 +20,6 @@ import java.util.Set;
  * @param selectors label selectors that discover further routes on every call
  * @param inProgressLabel the GitOps label set while a canary runs, or empty when disabled
  * @param verifyMode how VerifyWeight checks routes that do not override it
- * @param analysis the canary analyzer's settings ({@code analysis} key; defaults when absent)
  */
 record RoutingConfig(
     String pluginKey,
@@ -33,8 +31,7 @@ record RoutingConfig(
     List<RouteRef> routes,
     List<RouteSelector> selectors,
     Optional<InProgressLabel> inProgressLabel,
-    VerifyMode verifyMode,
-    AnalysisConfig analysis) {
+    VerifyMode verifyMode) {
 
   /** Copies the collections. */
   RoutingConfig {

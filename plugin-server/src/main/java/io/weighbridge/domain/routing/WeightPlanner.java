@@ -8,6 +8,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.databind.node.TextNode;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.WeightDestination;
+import io.weighbridge.domain.routing.Desired.ExperimentWeight;
 import io.weighbridge.domain.routing.Ledger.Entry;
 import io.weighbridge.domain.routing.RuleSelection.ManagedIndex;
 import io.weighbridge.domain.routing.RuleSelection.Target;
@@ -25,29 +26,6 @@ import java.util.Set;
  */
 final class WeightPlanner {
   private WeightPlanner() {}
-
-  /**
-   * One experiment Service and its weight.
-   *
-   * @param service the Service
-   * @param weight its share, in units of maxTrafficWeight
-   */
-  record ExperimentWeight(ServiceRef service, int weight) {}
-
-  /**
-   * The weights one SetWeight call asks for.
-   *
-   * @param canary the canary backend's weight
-   * @param stable the stable backend's weight: max - canary - experiments
-   * @param experiments the experiment backends' weights
-   */
-  record Desired(int canary, int stable, List<ExperimentWeight> experiments) {
-
-    /** Copies the list. */
-    Desired {
-      experiments = List.copyOf(experiments);
-    }
-  }
 
   /** Resolves the port of an experiment backend the planner adds. */
   @FunctionalInterface

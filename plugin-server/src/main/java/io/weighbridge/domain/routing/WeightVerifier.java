@@ -3,7 +3,6 @@ package io.weighbridge.domain.routing;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.weighbridge.domain.routing.RoutingConfig.VerifyMode;
 import io.weighbridge.domain.routing.RoutingMetrics.VerifyReason;
-import io.weighbridge.domain.routing.WeightPlanner.Desired;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -6,9 +6,13 @@
  * <h2>Layout</h2>
  *
  * <ul>
- *   <li>{@link io.weighbridge.domain.routing.GatewayApiTrafficRouter}: orchestration
- *       (configuration, route resolution, per-route locks, port calls, partial failures, drift
- *       lifecycle).
+ *   <li>{@link io.weighbridge.domain.routing.GatewayApiTrafficRouter}: Argo's calls (header and
+ *       mirror routes share one path) and the drift lifecycle.
+ *   <li>{@code RouteTargets}: configuration to routes and planning contexts. {@code RouteWriter}:
+ *       per-route lock, plan, one guarded PATCH, parallel writes, partial failures, own-write
+ *       versions. {@code RolloutStates}: what each Rollout defends, per route, recorded only after
+ *       a write succeeded there. {@code DriftResume}: restart-resume. {@code Desired}: the weights.
+ *       Routing never imports the analyzer (the wiring wraps the engine for it).
  *   <li>{@code RoutingConfigParser} / {@code RoutingConfig}: the plugin configuration, parsed once
  *       per Rollout generation into immutable records.
  *   <li>Pure planners, one generic core for every route kind: {@code WeightPlanner}, {@code
@@ -71,10 +75,11 @@
  *       Rollout: experiment backends and managed rules (name, fingerprint) we added, and the label
  *       we hold. The in-progress label is set while any Rollout in it is active and removed when
  *       the last one is done.
- *   <li>Drift: while a canary is in progress its routes are watched; weights someone else changes
- *       are restored promptly through the same locked path (at most once per {@code
- *       driftMinInterval} per route). Watching stops at the SetWeight that finds the canary done,
- *       or after {@code idleRolloutTimeout} without calls.
+ *   <li>Drift: while a canary is in progress its routes are watched; a watch event equal to our own
+ *       last PATCH is ignored, and what someone else changes in the defended state is restored
+ *       promptly through the same locked path (at most once per {@code driftMinInterval} per
+ *       route). Watching stops at the SetWeight that finds the canary done, or after {@code
+ *       idleRolloutTimeout} without calls.
  * </ul>
  */
 package io.weighbridge.domain.routing;

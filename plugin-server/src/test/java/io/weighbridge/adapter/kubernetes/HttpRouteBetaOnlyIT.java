@@ -58,8 +58,7 @@ class HttpRouteBetaOnlyIT {
   void betaOnly() {
     create(server.client(), httpRoute(BETA, NS, "web", Map.of(), false));
     RouteId id = new RouteId(RouteKind.HTTP, NS, "web");
-    try (var routes =
-        new KubernetesRouteClient(server.client(), Settings.defaults(), new ApiCallCounter())) {
+    try (var routes = new KubernetesRouteClient(server.client(), Settings.defaults())) {
       assertThat(routes.apiVersion(RouteKind.HTTP)).contains(BETA);
 
       ObservedRoute result = routes.patch(id, current -> setWeights(85, 15));
@@ -76,8 +75,7 @@ class HttpRouteBetaOnlyIT {
       "When a kind is not served at all, then reads are empty and writes say what to install")
   void kindNotServed() {
     RouteId id = new RouteId(RouteKind.GRPC, NS, "grpc");
-    try (var routes =
-        new KubernetesRouteClient(server.client(), Settings.defaults(), new ApiCallCounter())) {
+    try (var routes = new KubernetesRouteClient(server.client(), Settings.defaults())) {
       assertThat(routes.apiVersion(RouteKind.GRPC)).isEmpty();
       assertThat(routes.get(id)).isEmpty();
       assertThat(routes.servesField(RouteKind.GRPC, "spec.rules")).isFalse();

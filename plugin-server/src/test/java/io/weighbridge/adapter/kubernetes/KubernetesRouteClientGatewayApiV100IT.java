@@ -28,16 +28,19 @@ class KubernetesRouteClientGatewayApiV100IT {
   private static final String ALPHA2 = RouteFixtures.GROUP + "/v1alpha2";
 
   private final ApiCallCounter calls = new ApiCallCounter();
+  private KubernetesClient counted;
   private KubernetesRouteClient routes;
 
   @BeforeEach
   void setUp(KubernetesClient client) {
-    routes = new KubernetesRouteClient(client, Settings.defaults(), calls);
+    counted = KubernetesClients.counted(client, calls);
+    routes = new KubernetesRouteClient(counted, Settings.defaults());
   }
 
   @AfterEach
   void tearDown() {
     routes.close();
+    counted.close();
   }
 
   @Test

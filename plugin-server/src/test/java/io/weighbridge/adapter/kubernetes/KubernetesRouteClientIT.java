@@ -72,7 +72,9 @@ class KubernetesRouteClientIT {
   }
 
   private KubernetesRouteClient adapter(KubernetesClient client, Settings settings) {
-    KubernetesRouteClient adapter = new KubernetesRouteClient(client, settings, calls);
+    KubernetesClient counted = KubernetesClients.counted(client, calls);
+    toClose.add(counted);
+    KubernetesRouteClient adapter = new KubernetesRouteClient(counted, settings);
     toClose.add(adapter);
     return adapter;
   }
@@ -103,7 +105,7 @@ class KubernetesRouteClientIT {
   }
 
   @Test
-  @DisplayName("When routes are read, then they come from the informer without API requests")
+  @DisplayName("When routes are read, then they come from the informer; only a miss costs one GET")
   void readsFromCache() {
     create(admin, httpRoute(V1, ns, "api", Map.of("app", "api"), false));
     await().until(() -> routes.select(RouteKind.HTTP, ns, Map.of()).size() == 2);
@@ -116,8 +118,12 @@ class KubernetesRouteClientIT {
     assertThat(route.generation()).isEqualTo(1);
     assertThat(route.resourceVersion()).isEqualTo(stored("web").getMetadata().getResourceVersion());
     assertThat(labelled).extracting(r -> r.id().name()).containsExactly("web");
-    assertThat(routes.get(new RouteId(RouteKind.HTTP, ns, "missing"))).isEmpty();
     assertThat(calls.total()).isEqualTo(before);
+
+    // A miss is confirmed with exactly one GET before the route is called missing.
+    assertThat(routes.get(new RouteId(RouteKind.HTTP, ns, "missing"))).isEmpty();
+    assertThat(calls.count(Verb.GET, "httproutes")).isEqualTo(1);
+    assertThat(calls.total()).isEqualTo(before + 1);
   }
 
   @Test

@@ -84,7 +84,9 @@ class KubernetesRouteClientTest {
   /** An adapter on {@code on}, closed by {@link #tearDown()} after its watches are drained. */
   private KubernetesRouteClient adapter(
       KubernetesClient on, KubernetesRouteClient.Settings settings) {
-    var adapter = new KubernetesRouteClient(on, settings, calls);
+    KubernetesClient counted = KubernetesClients.counted(on, calls);
+    closeLast.add(counted);
+    var adapter = new KubernetesRouteClient(counted, settings);
     adapters.add(adapter);
     return adapter;
   }
@@ -161,7 +163,8 @@ class KubernetesRouteClientTest {
   }
 
   @Test
-  @DisplayName("When routes are read, then they come from the cache without API requests")
+  @DisplayName(
+      "When routes are read, then they come from the cache; only a miss costs one GET to confirm")
   void readsFromCache() {
     create(httpRoute(V1, NS, "api", Map.of("app", "api"), false));
     create(httpRoute(V1, "other", "web", Map.of("app", "web"), false));
@@ -177,8 +180,12 @@ class KubernetesRouteClientTest {
     assertThat(weight(web, 0)).isEqualTo(100);
     assertThat(labelled).extracting(r -> r.id().name()).containsExactly("web");
     assertThat(all).extracting(r -> r.id().name()).containsExactly("api", "web");
-    assertThat(routes.get(new RouteId(RouteKind.HTTP, NS, "missing"))).isEmpty();
     assertThat(calls.total()).isEqualTo(before);
+
+    long gets = calls.count(Verb.GET, "httproutes");
+    assertThat(routes.get(new RouteId(RouteKind.HTTP, NS, "missing"))).isEmpty();
+    assertThat(calls.count(Verb.GET, "httproutes")).isEqualTo(gets + 1);
+    assertThat(calls.total()).isEqualTo(before + 1);
   }
 
   @Test
@@ -697,9 +704,10 @@ class KubernetesRouteClientTest {
                     d.connectTimeout(),
                     0,
                     d.retryBackoff(),
-                    d.maxConcurrentRequestsPerHost()));
+                    d.maxConcurrentRequestsPerHost()),
+                calls);
         var adapter =
-            new KubernetesRouteClient(nowhere, KubernetesRouteClient.Settings.defaults(), calls)) {
+            new KubernetesRouteClient(nowhere, KubernetesRouteClient.Settings.defaults())) {
       assertThatThrownBy(() -> adapter.get(WEB))
           .isInstanceOf(UnavailableException.class)
           .hasMessageContaining("no response")

@@ -31,6 +31,7 @@ import io.weighbridge.domain.analysis.Analyzer;
 import io.weighbridge.domain.analysis.Leadership;
 import io.weighbridge.domain.analysis.MetricsSource;
 import io.weighbridge.domain.analysis.Verdict;
+import io.weighbridge.server.AnalyzedEngine;
 import io.weighbridge.testkit.TestNamespace;
 import io.weighbridge.testkit.WithKubeApiServer;
 import java.net.ServerSocket;
@@ -68,6 +69,10 @@ class AnalyzerLifecycleIT {
   private static PrometheusProcess prometheus;
 
   private EngineSupport e;
+
+  /** The engine as Main wires it for the analyzer. */
+  private AnalyzedEngine engine;
+
   private String ns;
   private KubernetesClient admin;
   private final List<AutoCloseable> toClose = new ArrayList<>();
@@ -94,6 +99,7 @@ class AnalyzerLifecycleIT {
     ns = namespace.name();
     plugin = "weighbridge-it/" + ns;
     e = new EngineSupport(client, ns);
+    engine = new AnalyzedEngine(e.router);
   }
 
   @AfterEach
@@ -173,7 +179,7 @@ class AnalyzerLifecycleIT {
             created.at("/metadata/generation").asLong(),
             withStatus.at("/metadata/resourceVersion").asText(),
             withStatus);
-    e.router.setWeight(new Caller(plugin, "it"), rollout, 5, List.of());
+    engine.setWeight(new Caller(plugin, "it"), rollout, 5, List.of());
     return rollout;
   }
 
@@ -211,7 +217,7 @@ class AnalyzerLifecycleIT {
     AnalysisCoordinator c =
         new AnalysisCoordinator(
             new Analyzer(metrics),
-            e.router,
+            engine,
             new KubernetesRolloutActions(admin, leadership.identity(), Clock.systemUTC()),
             leadership,
             AnalysisMetrics.NONE,
@@ -222,8 +228,8 @@ class AnalyzerLifecycleIT {
                 Duration.ofMinutes(15),
                 Set.of(plugin)),
             Clock.systemUTC());
-    e.router.addWeightListener(c::weightSet);
-    e.router.addWeightVeto(c::vetoCanary);
+    engine.addWeightListener(c::weightSet);
+    engine.addWeightVeto(c::vetoCanary);
     KubernetesRolloutWatcher watcher =
         new KubernetesRolloutWatcher(
             admin, c::rolloutObserved, c::rolloutDeleted, new SimpleMeterRegistry());
@@ -292,8 +298,7 @@ class AnalyzerLifecycleIT {
         .containsExactly(entry("broken-stable", 100), entry("broken-canary", 0));
     assertThat(view(c, "broken").orElseThrow().phase()).isEqualTo(Phase.ABORTED);
     // a SetWeight Argo started before it saw the abort does not put traffic back on the canary
-    assertThatThrownBy(
-            () -> e.router.setWeight(new Caller(plugin, "it"), asArgoSawIt, 5, List.of()))
+    assertThatThrownBy(() -> engine.setWeight(new Caller(plugin, "it"), asArgoSawIt, 5, List.of()))
         .isInstanceOf(RejectedException.class)
         .hasMessageContaining("analyzer aborted the canary");
     assertThat(EngineSupport.weights(e.http("broken"), 0))

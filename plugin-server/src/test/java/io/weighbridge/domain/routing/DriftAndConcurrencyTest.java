@@ -241,7 +241,7 @@ class DriftAndConcurrencyTest {
 
     @Test
     @DisplayName(
-        "When a route stays busy past the lock timeout, then DeadlineException; others run")
+        "When a route stays busy past the lock timeout, then DeadlineException, no effect; others run")
     void boundedWaitAndParallelRoutes() throws Exception {
       try (RouterHarness h =
           new RouterHarness(
@@ -273,11 +273,15 @@ class DriftAndConcurrencyTest {
           release.countDown();
         }
         holder.get(10, TimeUnit.SECONDS);
-        // Argo retries the timed-out SetWeight(20); meanwhile the drift guard already holds the
-        // route to Argo's latest request.
+        // The timed-out SetWeight(20) failed on route a, so it has no effect there: the route
+        // keeps (and the drift guard defends) the last call that succeeded until Argo retries.
         await()
+            .during(Duration.ofMillis(500))
+            .atMost(Duration.ofSeconds(5))
             .untilAsserted(
-                () -> assertThat(weights(h.cluster.object(a), 0)).containsEntry(CANARY, 20));
+                () -> assertThat(weights(h.cluster.object(a), 0)).containsEntry(CANARY, 10));
+        h.router.setWeight(CALLER, rolloutA, 20, List.of());
+        assertThat(weights(h.cluster.object(a), 0)).containsEntry(CANARY, 20);
       }
     }
   }

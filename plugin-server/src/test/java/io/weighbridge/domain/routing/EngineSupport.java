@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.weighbridge.adapter.kubernetes.ApiCallCounter;
+import io.weighbridge.adapter.kubernetes.KubernetesClients;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.adapter.metrics.MicrometerRoutingMetrics;
 import io.weighbridge.domain.Rollout;
@@ -40,6 +41,10 @@ final class EngineSupport implements AutoCloseable {
   final ApiCallCounter calls = new ApiCallCounter();
   final SimpleMeterRegistry registry = new SimpleMeterRegistry();
   final KubernetesRouteClient routes;
+
+  /** {@link #admin}'s configuration, counting every request in {@link #calls}. */
+  final KubernetesClient counted;
+
   final GatewayApiTrafficRouter router;
 
   /**
@@ -54,8 +59,8 @@ final class EngineSupport implements AutoCloseable {
   EngineSupport(KubernetesClient admin, String ns) {
     this.admin = admin;
     this.ns = ns;
-    this.routes =
-        new KubernetesRouteClient(admin, KubernetesRouteClient.Settings.defaults(), calls);
+    this.counted = KubernetesClients.counted(admin, calls);
+    this.routes = new KubernetesRouteClient(counted, KubernetesRouteClient.Settings.defaults());
     this.router =
         new GatewayApiTrafficRouter(
             routes,
@@ -106,6 +111,7 @@ final class EngineSupport implements AutoCloseable {
   public void close() throws Exception {
     router.close();
     routes.close();
+    counted.close();
     for (AutoCloseable c : toClose.reversed()) {
       c.close();
     }

@@ -42,7 +42,7 @@ class HeaderRoutePlannerTest {
     return new HeaderMatch(header, new StringMatch(null, null, value));
   }
 
-  static GatewayApiTrafficRouter.Step header(RouteContext ctx, String name, HeaderMatch... m) {
+  static RouteWriter.Step header(RouteContext ctx, String name, HeaderMatch... m) {
     List<ObjectNode> matches =
         m.length == 0
             ? List.of()

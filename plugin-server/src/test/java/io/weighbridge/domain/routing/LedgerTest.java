@@ -59,11 +59,9 @@ class LedgerTest {
           + " before weights were recorded still parses (without weights)")
   void weightsRecordedCompatibly() {
     Ledger ledger = Ledger.empty();
-    WeightPlanner.Desired d =
-        new WeightPlanner.Desired(
-            20,
-            70,
-            List.of(new WeightPlanner.ExperimentWeight(new ServiceRef("default", "exp"), 10)));
+    Desired d =
+        new Desired(
+            20, 70, List.of(new Desired.ExperimentWeight(new ServiceRef("default", "exp"), 10)));
     ledger.put("default/a", Entry.empty("uid-a").withWeights(d));
     String json = ledger.toJson();
 
@@ -86,7 +84,7 @@ class LedgerTest {
   @DisplayName(
       "When the SetWeight ends the canary (weight 0, no experiments), then no weights stay")
   void finishedCanaryRecordsNoWeights() {
-    Entry e = Entry.empty("u").withWeights(new WeightPlanner.Desired(0, 100, List.of()));
+    Entry e = Entry.empty("u").withWeights(new Desired(0, 100, List.of()));
 
     assertThat(e.weights()).isNull();
     assertThat(e.isEmpty()).isTrue();

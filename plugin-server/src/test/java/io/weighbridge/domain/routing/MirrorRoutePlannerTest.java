@@ -33,7 +33,7 @@ class MirrorRoutePlannerTest {
     return new StringMatch(null, null, v);
   }
 
-  static GatewayApiTrafficRouter.Step mirror(RouteContext ctx, MirrorRoute route) {
+  static RouteWriter.Step mirror(RouteContext ctx, MirrorRoute route) {
     List<ObjectNode> matches = MirrorRoutePlanner.matches(route, CONFIG);
     return (b, ledger) ->
         MirrorRoutePlanner.plan(b, ledger, ctx, route.name(), matches, route.percentage());

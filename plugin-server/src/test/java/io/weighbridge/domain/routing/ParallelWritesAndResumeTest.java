@@ -231,7 +231,7 @@ class ParallelWritesAndResumeTest {
       a.router.close();
 
       GatewayApiTrafficRouter b = engineB();
-      GatewayApiTrafficRouter.ResumeReport report =
+      ResumeReport report =
           b.resume((ns, name) -> Optional.of(r), resumeSettings(1)).get(10, TimeUnit.SECONDS);
 
       assertThat(report.resumed()).containsExactly(KEY);
@@ -273,7 +273,7 @@ class ParallelWritesAndResumeTest {
       Rollout r = rollout("{'httpRoute': 'a'}");
       a.router.setWeight(CALLER, r, 30, List.of());
 
-      GatewayApiTrafficRouter.ResumeReport gone =
+      ResumeReport gone =
           engineB()
               .resume((ns, name) -> Optional.empty(), resumeSettings(1))
               .get(10, TimeUnit.SECONDS);
@@ -282,7 +282,7 @@ class ParallelWritesAndResumeTest {
 
       Rollout recreated = new Rollout(r.namespace(), r.name(), "another-uid", 1, "1", r.json());
       GatewayApiTrafficRouter b2 = engineB();
-      GatewayApiTrafficRouter.ResumeReport replaced =
+      ResumeReport replaced =
           b2.resume((ns, name) -> Optional.of(recreated), resumeSettings(1))
               .get(10, TimeUnit.SECONDS);
       assertThat(replaced.resumed()).isEmpty();
@@ -290,7 +290,7 @@ class ParallelWritesAndResumeTest {
       assertThat(b2.watchedRoutes(KEY)).isEmpty();
 
       a.router.setWeight(CALLER, r, 0, List.of()); // finished: the ledger keeps no weights
-      GatewayApiTrafficRouter.ResumeReport finished =
+      ResumeReport finished =
           engineB()
               .resume((ns, name) -> Optional.of(r), resumeSettings(1))
               .get(10, TimeUnit.SECONDS);
@@ -314,8 +314,7 @@ class ParallelWritesAndResumeTest {
             return Optional.of(r);
           };
 
-      GatewayApiTrafficRouter.ResumeReport report =
-          engineB().resume(flaky, resumeSettings(5)).get(10, TimeUnit.SECONDS);
+      ResumeReport report = engineB().resume(flaky, resumeSettings(5)).get(10, TimeUnit.SECONDS);
 
       assertThat(calls).hasValue(3);
       assertThat(report.resumed()).containsExactly(KEY);
@@ -355,7 +354,7 @@ class ParallelWritesAndResumeTest {
       GatewayApiTrafficRouter b = engineB();
       b.setWeight(CALLER, r, 50, List.of());
 
-      GatewayApiTrafficRouter.ResumeReport report =
+      ResumeReport report =
           b.resume((ns, name) -> Optional.of(r), resumeSettings(1)).get(10, TimeUnit.SECONDS);
 
       assertThat(report.resumed()).isEmpty();

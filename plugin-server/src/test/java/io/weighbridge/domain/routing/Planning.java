@@ -24,11 +24,11 @@ final class Planning {
   }
 
   /** Plans {@code step} on {@code route} and applies the result. */
-  static Result run(JsonNode route, RouteContext ctx, GatewayApiTrafficRouter.Step step) {
+  static Result run(JsonNode route, RouteContext ctx, RouteWriter.Step step) {
     FakeRouteClient fake = new FakeRouteClient();
     RouteId id = fake.put(route);
     ObservedRoute observed = fake.get(id).orElseThrow();
-    List<JsonNode> ops = GatewayApiTrafficRouter.plan(observed, ctx, step);
+    List<JsonNode> ops = RouteWriter.plan(observed, ctx, step);
     if (!ops.isEmpty()) {
       fake.patch(id, fresh -> ops);
     }

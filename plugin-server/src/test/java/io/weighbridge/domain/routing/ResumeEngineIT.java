@@ -110,7 +110,7 @@ class ResumeEngineIT {
     handEdit(other);
 
     b = new EngineSupport(client, ns);
-    GatewayApiTrafficRouter.ResumeReport report =
+    ResumeReport report =
         b.router
             .resume(b.routes, ResumeSettings.allNamespaces(List.of(PLUGIN, INCUMBENT_PLUGIN)))
             .get(30, TimeUnit.SECONDS);
@@ -156,7 +156,7 @@ class ResumeEngineIT {
         .delete();
 
     b = new EngineSupport(client, ns);
-    GatewayApiTrafficRouter.ResumeReport report =
+    ResumeReport report =
         b.router
             .resume(
                 b.routes,

@@ -8,7 +8,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.Rollout;
-import io.weighbridge.domain.analysis.AnalysisConfig;
 import io.weighbridge.domain.routing.RoutingConfig.InProgressLabel;
 import io.weighbridge.domain.routing.RoutingConfig.LabelRequirement.Operator;
 import io.weighbridge.domain.routing.RoutingConfig.RouteRef;
@@ -364,26 +363,13 @@ class RoutingConfigParserTest {
   class Analysis {
 
     @Test
-    @DisplayName("When no analysis key is written, then the protective defaults apply")
-    void absentMeansDefaults() {
-      RoutingConfig config = parse("{'httpRoute': 'web'}");
-      assertThat(config.analysis()).isEqualTo(AnalysisConfig.DEFAULTS);
-      assertThat(config.analysis().enabled()).isTrue();
-      assertThat(config.analysis().successRate().policy().action())
-          .isEqualTo(AnalysisConfig.Action.ABORT);
-    }
-
-    @Test
-    @DisplayName("When an analysis block is written, then it is parsed with the plugin's path")
-    void parsedByTheAnalysisParser() {
+    @DisplayName(
+        "When an analysis block is written, then routing accepts it and leaves it to the analyzer")
+    void acceptedNotRead() {
       RoutingConfig config =
           parse("{'httpRoute': 'web', 'analysis': {'action': 'pause', 'sensitivity': 'high'}}");
-      assertThat(config.analysis().successRate().policy().action())
-          .isEqualTo(AnalysisConfig.Action.PAUSE);
-      assertThat(parse("{'httpRoute': 'web', 'analysis': false}").analysis().enabled()).isFalse();
-      assertInvalid(
-          "{'httpRoute': 'web', 'analysis': {'acton': 'pause'}}",
-          "plugins[\"" + PLUGIN + "\"].analysis.acton");
+      assertThat(config.routes()).extracting(r -> r.id().name()).containsExactly("web");
+      assertThat(parse("{'httpRoute': 'web', 'analysis': false}").routes()).hasSize(1);
     }
   }
 }

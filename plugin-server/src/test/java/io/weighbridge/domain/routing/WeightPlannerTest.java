@@ -17,7 +17,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.WeightDestination;
-import io.weighbridge.domain.routing.WeightPlanner.Desired;
 import java.util.List;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
@@ -39,7 +38,7 @@ class WeightPlannerTest {
     return WeightPlanner.desired(weight, List.of(destinations), config(100));
   }
 
-  static GatewayApiTrafficRouter.Step weightStep(RouteContext ctx, Desired d) {
+  static RouteWriter.Step weightStep(RouteContext ctx, Desired d) {
     return (b, ledger) -> WeightPlanner.plan(b, ledger, ctx, d, (svc, ref) -> 8080);
   }
 
@@ -80,7 +79,7 @@ class WeightPlannerTest {
               new WeightDestination("exp-b", "h2", 5));
       assertThat(d.stable()).isEqualTo(65);
       assertThat(d.experiments())
-          .extracting(WeightPlanner.ExperimentWeight::weight)
+          .extracting(Desired.ExperimentWeight::weight)
           .containsExactly(10, 5);
     }
 
