@@ -18,17 +18,21 @@ ARG RUNTIME_BASE=debian:bookworm-slim
 # ---------------------------------------------------------------------------------------------------
 # 1. plugin-server jar + target/lib (the jar's manifest puts lib/*.jar on its class path).
 FROM --platform=$BUILDPLATFORM ${JAVA_BUILD_IMAGE} AS java-build
+# weighbridge_build_info{version,revision} reads them from the jar's manifest.
+ARG VERSION=dev
+ARG REVISION=unknown
 WORKDIR /src
 # The Maven repository is a cache mount, so dependencies are downloaded once per builder, not per build.
 COPY . .
 RUN --mount=type=cache,target=/root/.m2 \
-    mvn -B -ntp -pl plugin-server -am package -DskipTests \
+    mvn -B -ntp -pl plugin-server -am package -DskipTests -Dweighbridge.version=${VERSION} \
+      -Dweighbridge.revision=${REVISION} \
  && mkdir -p /out/lib \
  && cp plugin-server/target/weighbridge-plugin-server-*.jar /out/weighbridge-plugin-server.jar \
  && cp plugin-server/target/lib/*.jar /out/lib/
 
 # ---------------------------------------------------------------------------------------------------
-# 2. A Java 21 runtime with only the modules plugin-server needs, for the target architecture.
+# 2. A Java 25 runtime with only the modules plugin-server needs, for the target architecture.
 #    The module list comes from (run it again when dependencies change, and update JAVA_MODULES):
 #      jdeps --multi-release 21 --ignore-missing-deps --print-module-deps \
 #            --class-path 'plugin-server/target/lib/*' plugin-server/target/weighbridge-plugin-server-*.jar
@@ -36,8 +40,10 @@ RUN --mount=type=cache,target=/root/.m2 \
 #    jdk.management,jdk.unsupported — plus modules loaded only as services or by name, which jdeps cannot
 #    see: jdk.crypto.ec (ECDHE/ECDSA in TLS to the API server), jdk.naming.dns (grpc-java's JNDI DNS
 #    resolver), jdk.zipfs. jlink adds what these require (java.logging, java.management, ...).
-#    --generate-cds-archive writes the JDK's base class-data archive, which the app archive below builds on.
-FROM eclipse-temurin:21-jdk AS jre
+#    --generate-cds-archive writes the JDK's base class-data archive, which the AOT cache below builds on.
+# The runtime is JDK 25 (the code is compiled for release 21 and runs on 21 too) for its AOT cache (JEP
+# 483/514/515, below); make bench measures the start with it.
+FROM eclipse-temurin:25-jdk AS jre
 ARG JAVA_MODULES=java.base,java.desktop,java.naming,java.net.http,java.sql,jdk.httpserver,jdk.jfr,jdk.management,jdk.unsupported,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs
 RUN jlink --add-modules "${JAVA_MODULES}" --strip-debug --no-man-pages --no-header-files \
           --compress=zip-6 --generate-cds-archive --output /opt/java
@@ -70,14 +76,29 @@ ENV JAVA_HOME=/opt/java \
 COPY --from=jre /opt/java /opt/java
 COPY --from=java-build /out/ /opt/weighbridge/
 COPY --from=connector /out/ /opt/weighbridge/connector/
-# The class-data-sharing archive is written at build time (a short training run that only prints the help
-# text loads the start-up classes), into the image, so that a read-only root filesystem still uses it.
-RUN java -XX:ArchiveClassesAtExit=/opt/weighbridge/plugin-server.jsa -Xlog:cds=off \
-         -jar /opt/weighbridge/weighbridge-plugin-server.jar --help > /dev/null \
- && chmod -R a+rX /opt/weighbridge
-# Container-aware JVM: heap as a share of the cgroup memory limit, exit (and be restarted) on OOM
-# instead of limping on, class data shared from the archive above. Set JAVA_TOOL_OPTIONS to add flags.
-ENV JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75 -XX:InitialRAMPercentage=25 -XX:+ExitOnOutOfMemoryError -XX:SharedArchiveFile=/opt/weighbridge/plugin-server.jsa -Xshare:auto -Xlog:cds=off -Djava.io.tmpdir=/tmp -Duser.home=/tmp"
+# The AOT cache (JDK 25, JEP 514: one training run writes it at exit) is built into the image, so that a
+# read-only root filesystem still uses it: the training run starts plugin-server (no API server is needed to
+# become ready), waits for its "ready" log line and stops it with SIGTERM. The cache holds the classes loaded
+# and linked, and the method profiles gathered, up to then; it is used with the same JVM flags (below).
+RUN set -eu; \
+    printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n' > /tmp/training.kubeconfig; \
+    java -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
+         -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp -Duser.home=/tmp \
+         -XX:AOTCacheOutput=/opt/weighbridge/plugin-server.aot \
+         -jar /opt/weighbridge/weighbridge-plugin-server.jar --kubeconfig=/tmp/training.kubeconfig \
+         --auth-mode=none --bind-address=127.0.0.1 > /tmp/training.log 2>&1 & pid=$!; \
+    for i in $(seq 1200); do grep -q 'ready' /tmp/training.log && break; sleep 0.1; done; \
+    kill -TERM "$pid"; wait "$pid" || true; \
+    test -s /opt/weighbridge/plugin-server.aot || { cat /tmp/training.log; exit 1; }; \
+    rm -f /tmp/training.kubeconfig /tmp/training.log; \
+    chmod -R a+rX /opt/weighbridge
+# Container-aware JVM: heap as a share of the cgroup memory limit; the serial collector (one small heap, no
+# concurrent GC threads) that gives memory back after a collection (heap free ratios: RSS 373 -> 316 MiB in
+# make bench, 575 MiB without them); exit (and be restarted) on
+# OOM instead of limping on; the AOT cache above. To override one of these flags, set JDK_JAVA_OPTIONS whole,
+# these first and yours after (the chart's jvmOptions does; its jvmImageOptions repeat this line, and a chart test
+# compares them): JAVA_TOOL_OPTIONS is read before these, so its copy of a flag loses.
+ENV JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp -Duser.home=/tmp -XX:AOTCache=/opt/weighbridge/plugin-server.aot"
 USER 65532:65532
 WORKDIR /tmp
 EXPOSE 9090 8080

@@ -14,16 +14,22 @@ VERSION    ?= $(shell git -C $(ROOT) describe --tags --always --dirty 2>/dev/nul
 CONNECTOR  := $(ROOT)/connector/bin/weighbridge-connector
 SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPSHOT.jar
 
+# Argo Rollouts v1.10 needs Go >= 1.26.10: what builds against it (conformance with go.argo110.mod, e2e-argo110)
+# runs with this toolchain, which the go command takes from the Go module proxy (about 76 MB, once per machine).
+ARGO110_GO := GOTOOLCHAIN=go1.27.3 $(GO)
+
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e e2e-k3s demo run bench fuzz clean fmt generate image
+.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e e2e-argo191 e2e-argo110 e2e-k3s demo run bench fuzz clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
 
+REVISION   ?= $(shell git -C $(ROOT) rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+
 java:
-	$(MVN) -q package -DskipTests
+	$(MVN) -q package -DskipTests -Dweighbridge.version=$(VERSION) -Dweighbridge.revision=$(REVISION)
 
 connector:
 	cd connector && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" \
@@ -53,20 +59,37 @@ connector-test:
 	cd connector && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 ## conformance: Argo's own plugin client -> connector -> plugin-server with a recording router, and with the
-## real routing engine on a real kube-apiserver (e2e/README.md)
+## real routing engine on a real kube-apiserver (e2e/README.md); twice: with Argo v1.9.1's client (go.mod) and
+## with v1.10.2's (go.argo110.mod)
+CONFORMANCE_ENV = WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java WEIGHBRIDGE_ROOT=$(ROOT)
 conformance: build controlplane
-	cd e2e/conformance && $(GO) vet ./... && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) test -count=1 -v ./...
+	cd e2e/conformance && $(GO) vet ./... && $(CONFORMANCE_ENV) $(GO) test -count=1 -v ./...
+	cd e2e/conformance && $(ARGO110_GO) vet -modfile=go.argo110.mod . && \
+	  $(CONFORMANCE_ENV) $(ARGO110_GO) test -modfile=go.argo110.mod -count=1 -v .
 
 ## e2e: the end-to-end scenarios: the real Argo Rollouts controller v1.9.1 drives canaries through the connector
 ## and plugin-server on a local control plane built from Go modules (etcd, kube-apiserver, kube-controller-manager,
 ## KWOK; cached like `make controlplane`), then tears it down and prints each scenario's timeline
-## (E2E_ARGS="-run TestPerMille" picks scenarios; see e2e/README.md)
-e2e: build
+## (E2E_ARGS="-run TestPerMille" picks scenarios; see e2e/README.md); then make e2e-argo110
+e2e: e2e-argo191 e2e-argo110
+
+e2e-argo191: build
 	bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e) && cd e2e/conformance && $(GO) vet -tags e2e ./... && \
 	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
 	  $(GO) test -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
+
+## e2e-argo110: scenario (a) of make e2e (1% -> 100%, then promotion) on Argo Rollouts v1.10.2's controller
+## (build.sh rollouts-v1.10, cached under its own key; the rest of the control plane as make e2e), built with
+## go.argo110.mod (make e2e runs it after the v1.9.1 scenarios; E2E_ARGO110_ARGS="-run ." runs every scenario)
+E2E_ARGO110_ARGS ?= -run TestCanaryOneToHundredPercent
+e2e-argo110: build
+	bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e) && \
+	  argo=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh rollouts-v1.10) && cd e2e/conformance && \
+	  $(ARGO110_GO) vet -modfile=go.argo110.mod -tags e2e ./rollouts/ && \
+	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_ROLLOUTS_CONTROLLER=$$argo/rollouts-controller $(CONFORMANCE_ENV) \
+	  WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
+	  $(ARGO110_GO) test -modfile=go.argo110.mod -tags e2e -count=1 -v -timeout 20m ./rollouts/ $(E2E_ARGO110_ARGS)
 
 ## demo: the main job: a local control plane (as `make e2e`), a sample app with Traefik and Linkerd routes, and a
 ## live table of the real Argo Rollouts controller taking a canary 1% -> 100% through Weighbridge, then a bad
@@ -104,14 +127,25 @@ run: java
 	$(JAVA_HOME)/bin/java -XX:+AutoCreateSharedArchive -Xlog:cds=off \
 	  -XX:SharedArchiveFile=$(ROOT)/plugin-server/target/plugin-server.jsa -jar $(SERVER_JAR) $(ARGS)
 
-## bench: print latency/throughput/memory numbers of the gRPC path (without and with the class-data archive
-## `make run` uses), then the routing engine's API calls and latency on a real kube-apiserver, then the
-## canary analyzer's simulated detection times and false-abort rate
-## (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m", ENGINE_BENCH_ARGS="--iterations=1000"; see e2e/README.md)
+## bench: first the whole path (Argo's client -> connector -> plugin-server jar -> kube-apiserver) as ratios to a
+## bare PATCH in the same run, with CPU per call, RSS, start times and correctness checks, in one table beside the
+## targets of issue 13 (PATH_BENCH_ARGS="-mem-calls 10000 -rounds 1000"); then latency/throughput/memory of
+## the gRPC path (without and with the class-data archive `make run` uses), the routing engine's API calls
+## and latency on a real kube-apiserver, and the canary analyzer's simulated detection times and false-abort
+## rate (BENCH_ARGS="-n 50000 -jvm-args=-Xmx256m", ENGINE_BENCH_ARGS="--iterations=1000"; see e2e/README.md)
 E2E_CP = $(ROOT)/e2e/target/test-classes:$(ROOT)/e2e/target/classes:$$(cat $(ROOT)/e2e/target/conformance-classpath.txt)
 E2E_TEST_JAR = $(ROOT)/e2e/target/weighbridge-e2e-0.1.0-SNAPSHOT-tests.jar
 CDS_JVM_ARGS = -XX:+AutoCreateSharedArchive -Xlog:cds=off -XX:SharedArchiveFile=$(ROOT)/e2e/target/conformance-server.jsa
+# The whole-path bench starts plugin-server as the image does (IMAGE_JVM_ARGS, a 512 MiB memory limit as in the
+# chart); with a JDK 25 it trains and uses the AOT cache the image builds (-aot), on an older JDK it runs without.
+IMAGE_JVM_ARGS = -XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
+  -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError
+PATH_BENCH_ARGS ?= -mem-calls 3000
 bench: build controlplane
+	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
+	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/bench -path \
+	  $$($(JAVA_HOME)/bin/java -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1 && echo -aot) \
+	  -jvm-args="$(IMAGE_JVM_ARGS)" $(PATH_BENCH_ARGS)
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench $(BENCH_ARGS)
 	@echo "The same with the class-data archive of make run (written afresh by the first start: an archive"
@@ -122,8 +156,6 @@ bench: build controlplane
 	  $(GO) run ./cmd/bench $(BENCH_ARGS) -jvm-args="$(CDS_JVM_ARGS)"
 	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/e2e/target/test-classes/logback-bench.xml \
 	  -cp "$(E2E_CP)" io.weighbridge.e2e.EngineBenchMain $(ENGINE_BENCH_ARGS)
-	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench -real-engine 300
 	@echo "Canary analyzer simulation (1% canary, 100 req/s in total, 5 s scrape; ANALYZER_BENCH_ARGS=<healthy runs>):"
 	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/plugin-server/target/test-classes/logback-analyzer-bench.xml \
 	  -cp "$(ROOT)/plugin-server/target/test-classes:$(ROOT)/plugin-server/target/classes:$(ROOT)/plugin-server/target/lib/*" \
@@ -145,7 +177,7 @@ fuzz:
 ## architectures: docker buildx build --platform linux/amd64,linux/arm64 ...)
 IMAGE ?= weighbridge:$(VERSION)
 image:
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) $(ROOT)
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMAGE) $(ROOT)
 
 ## fmt: format Java sources (google-java-format) and Go sources
 fmt:

@@ -81,6 +81,7 @@ func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr *o
 		ServerName: cfg.TLSServerName,
 		Token:      token,
 		UserAgent:  "weighbridge-connector/" + version,
+		Version:    version,
 	})
 	if err != nil {
 		log.Error("cannot create the plugin-server client", slog.String("error", err.Error()))

@@ -2,6 +2,7 @@ package conformance
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -32,6 +33,7 @@ import (
 	authv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8syaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 	"k8s.io/client-go/tools/clientcmd"
@@ -45,7 +47,9 @@ import (
 // real kube-apiserver through TokenRequest) and --tls-ca-file -> plugin-server with --auth-mode=tokenreview
 // and TLS, whose TokenReviews go to the same kube-apiserver as a ServiceAccount holding only
 // `tokenreviews create` (io.weighbridge.e2e.AuthServerMain). It also proves that Argo's own plugin
-// downloader installs the connector from plugin-server's /connector/<os>-<arch> with its sha256.
+// downloader installs the connector from plugin-server's /connector/<os>-<arch> with the sha256 that
+// NOTES.txt's command and the CLI's connector-config print (the CLI's ConfigMap used verbatim), and that it
+// fails the download, rather than skipping the check, for any other non-empty sha256.
 func TestAuthenticationEndToEnd(t *testing.T) {
 	dir := t.TempDir()
 	ca := newTestCA(t, "weighbridge-test-ca")
@@ -223,32 +227,71 @@ func TestAuthenticationEndToEnd(t *testing.T) {
 		t.Setenv("POD_NAMESPACE", "argo-rollouts")
 		t.Cleanup(config.UnInitializeConfig)
 		t.Cleanup(goPlugin.CleanupClients)
-		install := func(sha string) error {
+		// installConfigMap hands Argo's own config reader and downloader an argo-rollouts-config ConfigMap,
+		// as the controller does at start.
+		installConfigMap := func(cm *corev1.ConfigMap) error {
 			config.UnInitializeConfig()
-			pluginsYAML := fmt.Sprintf("- name: %q\n  location: %q\n  sha256: %q\n  args: [%s]\n",
-				name, base, sha, strings.Join(quoted, ", "))
-			fakeKube := fake.NewClientset(&corev1.ConfigMap{
-				ObjectMeta: metav1.ObjectMeta{Name: "argo-rollouts-config", Namespace: "argo-rollouts"},
-				Data:       map[string]string{"trafficRouterPlugins": pluginsYAML},
-			})
+			cm.Namespace, cm.Name = "argo-rollouts", "argo-rollouts-config"
+			fakeKube := fake.NewClientset(cm)
 			if _, err := config.InitializeConfig(fakeKube, "argo-rollouts-config"); err != nil {
-				t.Fatalf("Argo rejects the trafficRouterPlugins entry:\n%s\n%v", pluginsYAML, err)
+				t.Fatalf("Argo rejects the trafficRouterPlugins entry:\n%s\n%v", cm.Data["trafficRouterPlugins"], err)
 			}
 			return plugin.DownloadPlugins(plugin.FileDownloaderImpl{}, fakeKube)
+		}
+		install := func(sha string) error {
+			pluginsYAML := fmt.Sprintf("- name: %q\n  location: %q\n  sha256: %q\n  args: [%s]\n",
+				name, base, sha, strings.Join(quoted, ", "))
+			return installConfigMap(&corev1.ConfigMap{Data: map[string]string{"trafficRouterPlugins": pluginsYAML}})
 		}
 		if err := install(strings.Repeat("0", 64)); err == nil || !strings.Contains(err.Error(), "does not match") {
 			t.Errorf("Argo installed the connector under a wrong sha256 (error %v), want a mismatch", err)
 		}
-		if err := install(fields[0]); err != nil {
-			t.Fatalf("Argo cannot install the connector from %s: %v", base, err)
+		// Argo checks every non-empty sha256: the whole sha256sum line (what `cat <file>.sha256` prints)
+		// and upper-case hex fail the download, they are not skipped.
+		for _, bad := range []string{strings.TrimSpace(sumLine), strings.ToUpper(fields[0])} {
+			if err := install(bad); err == nil || !strings.Contains(err.Error(), "does not match") {
+				t.Errorf("Argo's downloader with sha256 %q: error %v, want a mismatch", bad, err)
+			}
+		}
+		// What NOTES.txt, the chart README and docs print: the .sha256 line through `cut -d' ' -f1`.
+		cut := exec.Command("sh", "-c", "cut -d' ' -f1")
+		cut.Stdin = strings.NewReader(sumLine)
+		printed, err := cut.Output()
+		if err != nil {
+			t.Fatalf("cut -d' ' -f1: %v", err)
+		}
+		if err := install(strings.TrimSpace(string(printed))); err != nil {
+			t.Fatalf("Argo cannot install the connector with the sha256 NOTES.txt's command prints (%q): %v",
+				printed, err)
+		}
+		// What the CLI prints (`connector-config -o configmap`), used verbatim as the ConfigMap.
+		cli := exec.Command(env.Java, "-cp", env.Classpath, "io.weighbridge.server.Main", "connector-config",
+			"--server-url", fmt.Sprintf("http://127.0.0.1:%d", srv.HTTPPort), "--arch", platform,
+			"--plugin-name", name, "--grpc-address", "127.0.0.1:"+strconv.Itoa(srv.GRPCPort),
+			"--token-file="+argoToken, "--connector-arg=--tls-ca-file="+caFile, "-o", "configmap")
+		var cliErr strings.Builder
+		cli.Stderr = &cliErr
+		out, err := cli.Output()
+		if err != nil {
+			t.Fatalf("connector-config: %v\n%s", err, cliErr.String())
+		}
+		var cm corev1.ConfigMap
+		if err := k8syaml.NewYAMLOrJSONDecoder(bytes.NewReader(out), 4096).Decode(&cm); err != nil {
+			t.Fatalf("connector-config printed no ConfigMap (%v):\n%s", err, out)
+		}
+		if !strings.Contains(cm.Data["trafficRouterPlugins"], fmt.Sprintf("sha256: %q", want)) {
+			t.Errorf("connector-config printed another sha256 than the connector's %s:\n%s", want, out)
+		}
+		if err := installConfigMap(&cm); err != nil {
+			t.Fatalf("Argo cannot install the connector with the ConfigMap connector-config printed: %v\n%s", err, out)
 		}
 		installed := filepath.Join(work, "plugin-bin", "argoproj-labs", "gatewayAPI")
 		if got := sha256File(t, installed); got != want {
 			t.Fatalf("installed %s has sha256 %s, want %s", installed, got, want)
 		}
-		out, err := exec.Command(installed, "--version").Output()
-		if err != nil || strings.TrimSpace(string(out)) == "" {
-			t.Fatalf("the installed connector does not run: --version printed %q (%v)", out, err)
+		version, err := exec.Command(installed, "--version").Output()
+		if err != nil || strings.TrimSpace(string(version)) == "" {
+			t.Fatalf("the installed connector does not run: --version printed %q (%v)", version, err)
 		}
 
 		router, err := client.GetTrafficPlugin(name)

@@ -1,10 +1,10 @@
 // Package conformance proves that Argo Rollouts' own traffic-router plugin client (argo-rollouts
-// v1.9.1, go-plugin net/rpc) talks to Weighbridge correctly: every call goes from Argo's client
+// v1.9.1 with go.mod, v1.10.2 with go.argo110.mod; go-plugin net/rpc) talks to Weighbridge correctly: every call goes from Argo's client
 // through the real connector binary to the real Java plugin-server, whose domain is a recording
 // router (io.weighbridge.e2e.RecordingTrafficRouter). The tests compare what Argo sent with what Java
 // recorded, and what Java answered with what Argo got back.
 //
-// Run with `make conformance`; it sets WEIGHBRIDGE_CONNECTOR, WEIGHBRIDGE_JAVA and WEIGHBRIDGE_ROOT.
+// Run with `make conformance` (both Argo releases, one after the other); it sets WEIGHBRIDGE_CONNECTOR, WEIGHBRIDGE_JAVA and WEIGHBRIDGE_ROOT.
 // A missing binary or classpath fails the run: these tests never skip.
 package conformance
 
@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"testing"
@@ -46,7 +47,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "FAIL: create a log directory: %v\n", err)
 		os.Exit(1)
 	}
-	fmt.Fprintf(os.Stderr, "conformance: plugin-server and connector logs in %s\n", logDir)
+	fmt.Fprintf(os.Stderr, "conformance: Argo Rollouts plugin client %s; plugin-server and connector logs in %s\n",
+		argoVersion(), logDir)
 	code := m.Run()
 	if sharedServer != nil {
 		if err := sharedServer.Stop(10 * time.Second); err != nil {
@@ -57,6 +59,18 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(logDir)
 	}
 	os.Exit(code)
+}
+
+// argoVersion is the argo-rollouts module these tests were built with (go.mod: v1.9.1, go.argo110.mod: v1.10.2).
+func argoVersion() string {
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, dep := range info.Deps {
+			if dep.Path == "github.com/argoproj/argo-rollouts" {
+				return dep.Version
+			}
+		}
+	}
+	return "(unknown version)"
 }
 
 // shared is the plugin-server most tests use (each with Rollouts of its own namespace). It is

@@ -7,6 +7,13 @@
 #   build.sh e2e    those plus kube-controller-manager (this module), kwok (./kwok, its own module: KWOK builds
 #                   against a newer Kubernetes client) and Argo's rollouts-controller v1.9.1 (./rollouts, its own
 #                   module with Argo's replace directives); the end-to-end tests
+#   build.sh kubectl   kubectl of the same Kubernetes release (./kubectl, its own module: kubectl's dependencies
+#                   are not in this module's go.sum, and changing it would rebuild every set); the operator-doc
+#                   test (charts OperatorDocsIT) runs the docs' kubectl commands with it
+#   build.sh rollouts-v1.10
+#                   only Argo's rollouts-controller v1.10.2 (./rollouts-v1.10, its own module; Argo v1.10 needs Go >=
+#                   1.26.10, so this set builds with GOTOOLCHAIN=go1.27.3, which the Go module proxy serves); the
+#                   e2e scenarios on the newest supported Argo take the rest from `build.sh e2e` (make e2e-argo110)
 #
 # <key> is a hash of the set, the modules' go.mod, go.sum, Go sources and build recipe, so a version bump builds a new
 # directory while an unchanged module finds its binaries in the cache and returns at once (no Go call at all).
@@ -37,9 +44,22 @@ case "$set_" in
     files=(kwok-stages.yaml)
     modules+=(kwok rollouts)
     ;;
+  kubectl)
+    recipe="v1 CGO_ENABLED=0 -trimpath -buildvcs=false -ldflags=-s -w (+version stamps) kubectl:."
+    binaries=(kubectl)
+    modules=(kubectl)
+    ;;
+  rollouts-v1.10)
+    # Its own key (only this module): the core and e2e sets and their caches are untouched by it.
+    recipe="v1 CGO_ENABLED=0 -trimpath -buildvcs=false -ldflags=-s -w (+version stamp) GOTOOLCHAIN=go1.27.3"
+    recipe+=" rollouts-v1.10:github.com/argoproj/argo-rollouts/cmd/rollouts-controller"
+    binaries=(rollouts-controller)
+    modules=(rollouts-v1.10)
+    export GOTOOLCHAIN=go1.27.3
+    ;;
   *)
-    log "unknown set '$set_': use no argument (kube-apiserver, etcd) or 'e2e' (plus kube-controller-manager, kwok," \
-      "rollouts-controller)"
+    log "unknown set '$set_': use no argument (kube-apiserver, etcd), 'e2e' (plus kube-controller-manager, kwok," \
+      "rollouts-controller), 'kubectl' or 'rollouts-v1.10' (only rollouts-controller v1.10.2)"
     exit 2
     ;;
 esac
@@ -49,7 +69,8 @@ key=$(
   {
     printf '%s\n' "$recipe"
     for m in "${modules[@]}"; do cat "$m/go.mod" "$m/go.sum"; done
-    find cmd -name '*.go' -print0 | sort -z | xargs -0 cat
+    [[ "$set_" != kubectl ]] || cat kubectl/main.go
+    [[ "$set_" == rollouts-v1.10 ]] || find cmd -name '*.go' -print0 | sort -z | xargs -0 cat
   } | sha256sum | cut -c1-16
 )
 root="$cache/controlplane"
@@ -94,6 +115,27 @@ log "building ${binaries[*]} (key $key) with $("$GO" version); with cold Go cach
   "and compiles for several minutes"
 start=$SECONDS
 
+build() { CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -o "$tmp/bin/" "$@"; }
+# Argo stamps its version the way its Makefile does, so the controller logs v1.9.1 rather than v99.
+build_rollouts() {
+  local aver
+  aver=$(cd "$1" && "$GO" list -m -f '{{.Version}}' github.com/argoproj/argo-rollouts)
+  (cd "$1" && build -ldflags "-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=$aver" \
+    github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
+  (cd "$1" && "$GO" list -m -f '{{.Path}} {{.Version}}' github.com/argoproj/argo-rollouts) >>"$tmp/VERSIONS"
+}
+if [[ "$set_" == rollouts-v1.10 ]]; then
+  echo "key: $key" >"$tmp/VERSIONS"
+  echo "go: $("$GO" version)" >>"$tmp/VERSIONS"
+  build_rollouts rollouts-v1.10
+  log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"
+  mv -T "$tmp" "$dest"
+  trap - EXIT
+  log "ready: $dest/bin"
+  echo "$dest/bin"
+  exit 0
+fi
+
 # Stamp the Kubernetes version the way its own build does, so /version reports v1.34.1 rather than v0.0.0-master.
 kver=$("$GO" list -m -f '{{.Version}}' k8s.io/kubernetes)
 kminor=${kver#v1.}
@@ -103,20 +145,20 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   stamp+=" -X $pkg.gitVersion=$kver -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kminor -X $pkg.gitTreeState=clean"
 done
 
-build() { CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -o "$tmp/bin/" "$@"; }
 k8s=(./cmd/etcd k8s.io/kubernetes/cmd/kube-apiserver)
 [[ "$set_" == e2e ]] && k8s+=(k8s.io/kubernetes/cmd/kube-controller-manager)
-build -ldflags "-s -w$stamp" "${k8s[@]}"
+if [[ "$set_" == kubectl ]]; then
+  (cd kubectl && build -ldflags "-s -w$stamp" .)
+else
+  build -ldflags "-s -w$stamp" "${k8s[@]}"
+fi
 {
   echo "key: $key"
   echo "go: $("$GO" version)"
   "$GO" list -m -f '{{.Path}} {{.Version}}' k8s.io/kubernetes go.etcd.io/etcd/server/v3
 } >"$tmp/VERSIONS"
 if [[ "$set_" == e2e ]]; then
-  # Argo stamps its version the way its Makefile does, so the controller logs v1.9.1 rather than v99.
-  aver=$(cd rollouts && "$GO" list -m -f '{{.Version}}' github.com/argoproj/argo-rollouts)
-  (cd rollouts && build -ldflags "-s -w -X github.com/argoproj/argo-rollouts/utils/version.version=$aver" \
-    github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
+  build_rollouts rollouts
   (cd kwok && build -ldflags "-s -w" sigs.k8s.io/kwok/cmd/kwok)
   # KWOK has no built-in behaviour: its "fast" Stages (node Ready at once; pod scheduled -> Running and Ready;
   # deleted pod -> gone) come with its module and are written beside the binary, as kwok-stages.yaml.
@@ -125,7 +167,6 @@ if [[ "$set_" == e2e ]]; then
     echo "---"
     cat "$f"
   done >"$tmp/bin/kwok-stages.yaml"
-  (cd rollouts && "$GO" list -m -f '{{.Path}} {{.Version}}' github.com/argoproj/argo-rollouts) >>"$tmp/VERSIONS"
   (cd kwok && "$GO" list -m -f '{{.Path}} {{.Version}}' sigs.k8s.io/kwok) >>"$tmp/VERSIONS"
 fi
 log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"

@@ -66,3 +66,37 @@ app.kubernetes.io/component: plugin-server
 {{- printf "job=\"%s\",namespace=\"%s\"" (include "weighbridge.fullname" .) .Release.Namespace }}
 {{- end }}
 
+
+{{/* Name of the cluster-scoped objects (ClusterRole, ClusterRoleBinding): the full name and the release namespace,
+so that releases of the same name in two namespaces do not claim the same objects. */}}
+{{- define "weighbridge.clusterName" -}}
+{{- printf "%s-%s" (include "weighbridge.fullname" .) .Release.Namespace | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* auth.mode in lower case: the chart reads it case-insensitively, as plugin-server reads --auth-mode. */}}
+{{- define "weighbridge.authMode" -}}
+{{- lower .Values.auth.mode }}
+{{- end }}
+
+{{/* "true" when the canary analyzer is configured (server.prometheusUrl): only then does plugin-server watch and
+act on Rollouts, write Events and elect a leader. */}}
+{{- define "weighbridge.analyzer" -}}
+{{- if .Values.server.prometheusUrl }}true{{ end }}
+{{- end }}
+
+{{/* The command that prints the connector's sha256 for linux-amd64 as Argo's downloader accepts it: exactly the 64
+lowercase hex digits (the .sha256 file is "<hex>  <file name>", as sha256sum prints it; cut keeps the hex). */}}
+{{- define "weighbridge.sha256Command" -}}
+{{- printf "kubectl -n %s exec deploy/%s -- cat /opt/weighbridge/connector/weighbridge-connector-linux-amd64.sha256 | cut -d' ' -f1" .Release.Namespace (include "weighbridge.fullname" .) }}
+{{- end }}
+
+{{/* NetworkPolicy peers of Argo Rollouts' controller pods: one per networkPolicy.argoRollouts.podSelectors entry,
+each within the controller's namespaces. */}}
+{{- define "weighbridge.argoPeers" -}}
+{{- range .Values.networkPolicy.argoRollouts.podSelectors }}
+- namespaceSelector:
+    {{- toYaml $.Values.networkPolicy.argoRollouts.namespaceSelector | nindent 4 }}
+  podSelector:
+    {{- toYaml . | nindent 4 }}
+{{- end }}
+{{- end }}

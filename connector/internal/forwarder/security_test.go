@@ -224,3 +224,18 @@ func TestTLSWithCAFile(t *testing.T) {
 		}
 	})
 }
+
+func TestVersionHeaderIsSentOnEveryCall(t *testing.T) {
+	srv := startServer(t)
+	fwd := newForwarder(t, transport.Options{Server: srv.Addr, Version: "v1.2.3"}, 5*time.Second)
+
+	for _, w := range []int32{10, 20} {
+		if err := fwd.SetWeight(fixture.Rollout(), w, nil); err.HasError() {
+			t.Fatal(err.ErrorString)
+		}
+		c, _ := srv.Last("SetWeight")
+		if got := c.Metadata.Get(transport.VersionHeader); len(got) != 1 || got[0] != "v1.2.3" {
+			t.Errorf("%s = %q, want [v1.2.3]", transport.VersionHeader, got)
+		}
+	}
+}

@@ -2,6 +2,7 @@
 package transport
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/metadata"
 )
 
 // MaxMessageSize bounds request and answer sizes. A Rollout is sent whole as JSON, and a Rollout with a big
@@ -47,8 +49,22 @@ type Options struct {
 	Token *FileToken
 	// UserAgent identifies the connector and its version.
 	UserAgent string
+	// Version, when set, is sent in the VersionHeader of every call (plugin-server counts calls by it, to show
+	// a connector of another release than the server).
+	Version string
 	// Backoff between connection attempts; zero value means DefaultBackoff.
 	Backoff backoff.Config
+}
+
+// VersionHeader carries the connector's version on every call (plugin-server's
+// weighbridge_connector_calls_total{connector_version}).
+const VersionHeader = "weighbridge-connector-version"
+
+func versionInterceptor(version string) grpc.UnaryClientInterceptor {
+	return func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn,
+		invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+		return invoker(metadata.AppendToOutgoingContext(ctx, VersionHeader, version), method, req, reply, cc, opts...)
+	}
 }
 
 // Dial creates the ClientConn. It does not connect: grpc-go connects at the first call and reconnects by
@@ -78,6 +94,9 @@ func Dial(o Options) (*grpc.ClientConn, error) {
 	}
 	if o.UserAgent != "" {
 		opts = append(opts, grpc.WithUserAgent(o.UserAgent))
+	}
+	if o.Version != "" {
+		opts = append(opts, grpc.WithChainUnaryInterceptor(versionInterceptor(o.Version)))
 	}
 	if o.Token != nil {
 		opts = append(opts, grpc.WithChainUnaryInterceptor(bearerInterceptor(o.Token)))

@@ -1,6 +1,7 @@
 //go:build e2e
 
-// Package rollouts is the end-to-end suite: the real Argo Rollouts controller (v1.9.1) drives canaries
+// Package rollouts is the end-to-end suite: the real Argo Rollouts controller (v1.9.1; v1.10.2 with make
+// e2e-argo110, which sets WEIGHBRIDGE_ROLLOUTS_CONTROLLER and builds with go.argo110.mod) drives canaries
 // through the real plugin mechanism (argo-rollouts-config -> file:// download with sha256 -> go-plugin exec of
 // the connector) into the real plugin-server jar, on a local control plane built from Go modules (etcd,
 // kube-apiserver, kube-controller-manager, KWOK; see internal/cluster). Each scenario prints its timeline:
@@ -61,6 +62,8 @@ func run(m *testing.M) int {
 		Connector: env.Connector,
 		Dir:       workDir,
 		Bin:       os.Getenv("WEIGHBRIDGE_E2E_BIN"),
+		// Another Argo release's controller (make e2e-argo110); empty: Bin's v1.9.1.
+		RolloutsController: os.Getenv("WEIGHBRIDGE_ROLLOUTS_CONTROLLER"),
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
 		},

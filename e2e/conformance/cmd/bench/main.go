@@ -38,8 +38,16 @@ func run() error {
 	warmup := flag.Int("warmup", 5000, "SetWeight calls before measuring (JIT warm-up)")
 	starts := flag.Int("starts", 5, "plugin-server starts for the time-to-ready median")
 	jvmArgs := flag.String("jvm-args", "", "space-separated JVM options for plugin-server, e.g. -Xmx256m")
-	realEngine := flag.Int("real-engine", 0, "instead: this many SetWeight calls each (changed, unchanged weight) "+
-		"through the real routing engine on a real kube-apiserver")
+	path := flag.Bool("path", false, "instead: the whole-path bench (Argo's client -> connector -> plugin-server jar -> "+
+		"kube-apiserver) against a bare PATCH, with CPU, memory and start figures, in one table")
+	rounds := flag.Int("rounds", 200, "-path: interleaved rounds of bare PATCH, 1-route and 10-route SetWeight")
+	cpuCalls := flag.Int("cpu-calls", 300, "-path: calls per kind (changed, unchanged, VerifyWeight) for CPU per call")
+	memCalls := flag.Int("mem-calls", 10000, "-path: calls about the memory run's Rollouts before RSS is read")
+	memRollouts := flag.Int("mem-rollouts", 300, "-path: Rollouts in the cluster for the memory run (3 routes each)")
+	memRoutes := flag.Int("mem-routes", 1000, "-path: HTTPRoutes in the cluster for the memory run")
+	pathStarts := flag.Int("path-starts", 3, "-path: plugin-server starts for the start figures")
+	aot := flag.Bool("aot", false, "-path: train a JDK 25 AOT cache as the image build does and start with it")
+	serverJar := flag.String("server-jar", os.Getenv("WEIGHBRIDGE_SERVER_JAR"), "-path: plugin-server's jar")
 	flag.Parse()
 
 	env, err := harness.LoadEnv()
@@ -51,8 +59,10 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if *realEngine > 0 {
-		return runRealEngine(env, dir, *realEngine)
+	if *path {
+		return runPath(env, dir, pathOptions{rounds: *rounds, cpuCalls: *cpuCalls, memCalls: *memCalls,
+			memRollouts: *memRollouts, memRoutes: *memRoutes, starts: *pathStarts,
+			jvmArgs: strings.Fields(*jvmArgs), serverJar: *serverJar, aot: *aot})
 	}
 	opts := harness.ServerOptions{Dir: dir, Noop: true, JVMArgs: strings.Fields(*jvmArgs)}
 

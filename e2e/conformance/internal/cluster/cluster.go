@@ -5,7 +5,7 @@
 //	kube-controller-manager (Deployments/ReplicaSets create Pods, ServiceAccounts, garbage collection)
 //	KWOK                    (one fake node; Pods bound to it become Running and Ready)
 //	plugin-server           (the real jar, real routing engine, talking to the API server)
-//	rollouts-controller     (Argo Rollouts v1.9.1, with argo-rollouts-config registering our connector
+//	rollouts-controller     (Argo Rollouts v1.9.1, or v1.10.2 with make e2e-argo110; argo-rollouts-config registering our connector
 //	                         by file:// location and sha256, as a user would)
 //
 // It also runs a route-status writer that plays the part of Traefik's and Linkerd's controllers: it
@@ -66,6 +66,9 @@ type Options struct {
 	// Bin, when set, holds prebuilt binaries (etcd, kube-apiserver, kube-controller-manager, kwok,
 	// kwok-stages.yaml, rollouts-controller); otherwise build.sh e2e builds or finds them.
 	Bin string
+	// RolloutsController, when set, is the rollouts-controller binary to run instead of Bin's (v1.9.1): make
+	// e2e-argo110 passes v1.10.2 (build.sh rollouts-v1.10).
+	RolloutsController string
 	// Logf narrates progress (to the test log).
 	Logf func(format string, args ...any)
 }
@@ -154,6 +157,17 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	statusCtx, cancel := context.WithCancel(context.Background())
 	c.stopStatus = cancel
 	go c.acceptRoutes(statusCtx)
+	return c, nil
+}
+
+// StartAPIServer starts only etcd and kube-apiserver with the CRDs (ControlPlaneMain), as the first
+// step of Start does: for the bench, which drives plugin-server itself. Stop ends it.
+func StartAPIServer(opts Options) (*Cluster, error) {
+	c := &Cluster{opts: opts}
+	if err := c.startAPIServer(); err != nil {
+		c.Stop()
+		return nil, err
+	}
 	return c, nil
 }
 
@@ -408,8 +422,11 @@ func (c *Cluster) startRollouts(ctx context.Context) error {
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", work, err)
 	}
-	p, err := start(c.opts.Dir, "rollouts-controller", []string{"POD_NAMESPACE=" + ArgoNamespace}, work,
-		filepath.Join(c.Bin, "rollouts-controller"),
+	controller := c.opts.RolloutsController
+	if controller == "" {
+		controller = filepath.Join(c.Bin, "rollouts-controller")
+	}
+	p, err := start(c.opts.Dir, "rollouts-controller", []string{"POD_NAMESPACE=" + ArgoNamespace}, work, controller,
 		"--kubeconfig="+c.Kubeconfig,
 		"--leader-elect=false",
 		"--healthzPort="+strconv.Itoa(healthz),

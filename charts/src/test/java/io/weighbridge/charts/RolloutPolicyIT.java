@@ -63,7 +63,14 @@ class RolloutPolicyIT {
   private static List<GenericKubernetesResource> render(
       KubernetesClient admin, String release, String ns, Map<String, Object> values)
       throws IOException {
-    TemplateCommand template = new Helm(CHART).template().withName(release).withNamespace(ns);
+    // The analyzer's grants (patch on rollouts, rollouts/status) and the policy that narrows them
+    // come only with the analyzer configured.
+    TemplateCommand template =
+        new Helm(CHART)
+            .template()
+            .withName(release)
+            .withNamespace(ns)
+            .set("server.prometheusUrl", "http://prometheus.monitoring:9090");
     for (Map.Entry<String, Object> value : values.entrySet()) {
       template = template.set(value.getKey(), value.getValue());
     }

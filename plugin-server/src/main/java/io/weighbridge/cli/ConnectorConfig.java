@@ -50,8 +50,8 @@ public record ConnectorConfig(
       throw new IllegalArgumentException(
           "'"
               + sha256
-              + "' is not a sha256 digest (64 hex characters): Argo would skip the check, so it is"
-              + " refused");
+              + "' is not a sha256 digest (64 hex characters): Argo's downloader would fail the"
+              + " download with it and the controller would exit, so it is refused");
     }
     extraArgs = List.copyOf(extraArgs);
   }

@@ -109,8 +109,8 @@ final class PlanCommand implements Callable<Integer> {
       PlanningRouteClient planning = new PlanningRouteClient(routes);
       DryRun.plan(planning, argo, headers, mirrors, weight, List.of());
       PrintWriter out = spec.commandLine().getOut();
-      if (options.output == OutputFormat.json) {
-        out.println(JSON.writeValueAsString(json(argo, headers, mirrors, planning)));
+      if (options.output != OutputFormat.text) {
+        out.print(options.output.document(json(argo, headers, mirrors, planning)));
       } else {
         out.print(text(argo, headers, mirrors, weight, planning));
       }

@@ -10,7 +10,7 @@ final class ReportOptions {
       names = {"-o", "--output"},
       paramLabel = "FORMAT",
       defaultValue = "text",
-      description = "text or json (default: ${DEFAULT-VALUE})")
+      description = "text, json or yaml (default: ${DEFAULT-VALUE})")
   OutputFormat output;
 
   @Option(

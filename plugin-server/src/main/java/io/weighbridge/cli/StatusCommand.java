@@ -1,7 +1,5 @@
 package io.weighbridge.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.weighbridge.adapter.kubernetes.KubernetesRouteClient;
 import io.weighbridge.cli.StatusReport.AnalyzerInfo;
@@ -128,6 +126,14 @@ final class StatusCommand implements Callable<Integer> {
       return new AnalyzerInfo(server.toString(), "unreachable", answer.problem(), null, null);
     }
     var body = answer.body().get();
+    if (body.path("enabled").isBoolean() && !body.path("enabled").asBoolean()) {
+      return new AnalyzerInfo(
+          server.toString(),
+          "disabled",
+          "plugin-server runs without --prometheus-url: no canary is analysed",
+          null,
+          body.path("identity").isTextual() ? body.path("identity").asText() : null);
+    }
     return new AnalyzerInfo(
         server.toString(),
         "ok",
@@ -138,9 +144,8 @@ final class StatusCommand implements Callable<Integer> {
 
   private void print(StatusReport report) throws Exception {
     var out = spec.commandLine().getOut();
-    if (options.output == OutputFormat.json) {
-      out.println(
-          new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
+    if (options.output != OutputFormat.text) {
+      out.print(options.output.document(report));
     } else {
       out.print(StatusFormatter.text(report));
     }

@@ -180,6 +180,12 @@ final class StatusFormatter {
                           + " verdict (ask again, or the leader's pod through a port-forward)"
                       : "")
               .append(".\n");
+      case "disabled" ->
+          out.append("Analyzer: disabled on ")
+              .append(analyzer.serverUrl())
+              .append(" (")
+              .append(analyzer.detail())
+              .append("; set WEIGHBRIDGE_PROMETHEUS_URL to enable it).\n");
       default ->
           out.append("Analyzer verdicts: unavailable: ").append(analyzer.detail()).append('\n');
     }

@@ -23,7 +23,8 @@ public record StatusReport(String namespace, AnalyzerInfo analyzer, List<Rollout
    * The analyzer's answer as a whole.
    *
    * @param serverUrl plugin-server's HTTP URL, or null when none was given
-   * @param state {@code not-queried}, {@code ok} or {@code unreachable}
+   * @param state {@code not-queried}, {@code ok}, {@code disabled} (no Prometheus) or {@code
+   *     unreachable}
    * @param detail why it is not ok, or null
    * @param leader whether the answering replica leads the analyzer
    * @param identity the answering replica (pod name)

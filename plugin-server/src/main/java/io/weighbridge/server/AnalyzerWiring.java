@@ -10,7 +10,6 @@ import io.weighbridge.adapter.metrics.MicrometerAnalysisMetrics;
 import io.weighbridge.adapter.prometheus.PrometheusClient;
 import io.weighbridge.adapter.prometheus.PrometheusSettings;
 import io.weighbridge.domain.analysis.AnalysisCoordinator;
-import io.weighbridge.domain.analysis.AnalysisCoordinator.Snapshot;
 import io.weighbridge.domain.analysis.Analyzer;
 import io.weighbridge.domain.analysis.Leadership;
 import io.weighbridge.domain.routing.GatewayApiTrafficRouter;
@@ -19,7 +18,6 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import org.slf4j.Logger;
@@ -68,8 +66,8 @@ final class AnalyzerWiring implements AutoCloseable {
           "CANARY ANALYZER DISABLED: no --prometheus-url (WEIGHBRIDGE_PROMETHEUS_URL) is set, so no"
               + " canary is analysed, aborted or paused by Weighbridge; set it to your Prometheus,"
               + " e.g. --prometheus-url=http://prometheus-operated.monitoring:9090");
-      server.addJsonEndpoint(
-          AnalysesJson.PATH, () -> AnalysesJson.render(new Snapshot(false, identity, List.of())));
+      String disabled = AnalysesJson.disabled(identity);
+      server.addJsonEndpoint(AnalysesJson.PATH, () -> disabled);
       return new AnalyzerWiring(null, null, null, identity);
     }
     PrometheusSettings prometheus =

@@ -68,8 +68,7 @@ public final class Main {
       log.error(
           "plugin-server cannot build its Kubernetes client: {}; pass --kubeconfig (and"
               + " --kube-context) or run in a Pod with a ServiceAccount",
-          cause.getMessage(),
-          cause);
+          cause.getMessage());
       System.exit(1);
       return;
     }
@@ -99,7 +98,7 @@ public final class Main {
               registry,
               new TokenReviewAuthenticator(kube, config.security().authAudiences()));
     } catch (IllegalArgumentException e) {
-      log.error("plugin-server cannot start: {}", e.getMessage(), e);
+      log.error("plugin-server cannot start: {}", e.getMessage());
       System.exit(1);
       return;
     }
@@ -108,7 +107,7 @@ public final class Main {
     try {
       analyzer = AnalyzerWiring.create(config, kube, router, registry, server, System.getenv());
     } catch (RuntimeException e) {
-      log.error("plugin-server cannot set up the canary analyzer: {}", e.getMessage(), e);
+      log.error("plugin-server cannot set up the canary analyzer: {}", e.getMessage());
       System.exit(1);
       return;
     }
@@ -129,7 +128,7 @@ public final class Main {
     try {
       server.start();
     } catch (RuntimeException e) {
-      log.error("plugin-server cannot start: {}", e.getMessage(), e);
+      log.error("plugin-server cannot start: {}", e.getMessage());
       System.exit(1);
       return;
     }

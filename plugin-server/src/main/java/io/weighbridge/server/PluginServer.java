@@ -8,7 +8,6 @@ import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
-import io.micrometer.core.instrument.binder.grpc.MetricCollectingServerInterceptor;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.weighbridge.adapter.grpc.AuthInterceptor;
 import io.weighbridge.adapter.grpc.BoundedCallRunner;
@@ -19,6 +18,8 @@ import io.weighbridge.adapter.grpc.StrictRequests;
 import io.weighbridge.adapter.grpc.TrafficRouterService;
 import io.weighbridge.adapter.http.ConnectorDownloads;
 import io.weighbridge.adapter.http.HealthHttpServer;
+import io.weighbridge.adapter.metrics.BuildInfo;
+import io.weighbridge.adapter.metrics.GrpcServerMetrics;
 import io.weighbridge.adapter.metrics.MicrometerAuthMetrics;
 import io.weighbridge.adapter.metrics.ProcessMetrics;
 import io.weighbridge.contract.v1.TrafficRouterGrpc;
@@ -43,9 +44,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * plugin-server's two listeners: the gRPC server (the contract, the standard health service and
- * reflection) and the HTTP server (/healthz, /readyz, /metrics). {@link #close()} drains: it marks
- * the server not ready, stops accepting calls, lets in-flight calls finish within the shutdown
- * grace and then cancels what is left.
+ * reflection) and the HTTP server (/healthz, /readyz, /metrics, /connector/, /api/v1/analyses and
+ * the CLI's reports at /api/v1/status and /api/v1/plan). {@link #close()} drains: it marks the
+ * server not ready, stops accepting calls, lets in-flight calls finish within the shutdown grace
+ * and then cancels what is left.
  */
 public final class PluginServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(PluginServer.class);
@@ -97,6 +99,7 @@ public final class PluginServer implements AutoCloseable {
   private final CountDownLatch stopped = new CountDownLatch(1);
   private final Optional<ServerTls> tls;
   private final ConnectorDownloads connectorDownloads;
+  private final ReportsEndpoint reports;
   private volatile HealthHttpServer http;
   private final Map<String, Supplier<String>> jsonEndpoints = new ConcurrentHashMap<>();
   private final List<Supplier<Optional<String>>> readinessDetails = new CopyOnWriteArrayList<>();
@@ -176,13 +179,11 @@ public final class PluginServer implements AutoCloseable {
     this.tls = tls;
     StatusMapper statuses = new StatusMapper();
     this.calls = new BoundedCallRunner(config.callTimeout(), statuses, registry);
-    this.processMetrics = new ProcessMetrics().bindTo(registry);
+    this.processMetrics = new ProcessMetrics().bindTo(registry, BuildInfo.of(PluginServer.class));
 
     TrafficRouterService service =
         new TrafficRouterService(router, new ProtoMapper(), calls, config.acceptedPluginNames());
-    MetricCollectingServerInterceptor metrics =
-        new MetricCollectingServerInterceptor(
-            registry, counter -> counter, timer -> timer.serviceLevelObjectives(LATENCY_BUCKETS));
+    GrpcServerMetrics metrics = new GrpcServerMetrics(registry, LATENCY_BUCKETS);
     // Authentication (see authInterceptor) runs inside the metrics interceptor, so refused calls
     // show in the call metrics with their status too.
     Optional<AuthInterceptor> auth = authInterceptor(config, authenticator, statuses, registry);
@@ -194,7 +195,7 @@ public final class PluginServer implements AutoCloseable {
             ? ServerInterceptors.intercept(parsed, auth.get(), metrics)
             : ServerInterceptors.intercept(parsed, metrics);
     // Every method's series exist from the start, so rates and alerts see zeros, not gaps.
-    metrics.preregisterService(definition);
+    metrics.preregister(definition);
     // Reflection describes the contract: only for authenticated callers. Health stays open for
     // probes and load balancers: it reveals only whether the server is serving.
     ServerServiceDefinition reflection = ProtoReflectionServiceV1.newInstance().bindService();
@@ -213,6 +214,7 @@ public final class PluginServer implements AutoCloseable {
             .addService(reflection)
             .build();
     this.connectorDownloads = new ConnectorDownloads(config.connectorDir());
+    this.reports = new ReportsEndpoint(config.kubeconfig(), config.kubeContext());
   }
 
   /** Fails every check: stands for "no authenticator given", refused with tokenreview. */
@@ -317,6 +319,14 @@ public final class PluginServer implements AutoCloseable {
               this::notReadyReason,
               registry);
       http.serve(ConnectorDownloads.PREFIX, connectorDownloads);
+      // status and plan over HTTP (kubectl get --raw .../proxy/api/v1/status): see ReportsEndpoint
+      http.serve(ReportsEndpoint.PREFIX, reports);
+      String self =
+          config.bindAddress().equals("0.0.0.0") || config.bindAddress().equals("::")
+              ? "127.0.0.1"
+              : config.bindAddress();
+      reports.selfUrl(
+          "http://" + (self.contains(":") ? "[" + self + "]" : self) + ":" + http.port());
       jsonEndpoints.forEach(http::addJsonEndpoint);
       readinessDetails.forEach(http::addReadinessDetail);
       http.start();
@@ -397,6 +407,7 @@ public final class PluginServer implements AutoCloseable {
         http.close();
       }
       connectorDownloads.close();
+      reports.close();
       tls.ifPresent(ServerTls::close);
       processMetrics.close();
       state = State.STOPPED;

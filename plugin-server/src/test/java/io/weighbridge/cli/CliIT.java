@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import com.sun.net.httpserver.HttpServer;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.ServiceBuilder;
@@ -278,6 +279,13 @@ class CliIT {
     assertThat(headerRule.path("canary").asInt()).as("the only backend").isEqualTo(1);
     assertThat(headerRule.path("managedRoute").asText()).isEqualTo("canary-header");
     assertThat(r.at("/analysis/verdict/outcome").asText()).isEqualTo("PASSED");
+
+    CliRun yaml = cli("status", "-n", ns, "--server-url", url, "-o", "yaml");
+    assertThat(yaml.code()).as(yaml.err()).isZero();
+    assertThat(yaml.out()).startsWith("namespace: " + ns + "\n");
+    assertThat(new ObjectMapper(new YAMLFactory()).readTree(yaml.out()))
+        .as("-o yaml is the -o json document")
+        .isEqualTo(report);
 
     CliRun text = cli("status", "-n", ns, "--server-url", url);
     assertThat(text.code()).as(text.err()).isZero();

@@ -187,7 +187,12 @@ class MainIT {
                     .isPresent());
     assertThat(line(run, "Type OK in")).isPresent();
     for (String stdout : run.stdout()) {
-      assertThat(JSON.readTree(stdout).has("level")).as(stdout).isTrue();
+      JsonNode line = JSON.readTree(stdout);
+      // Flat fields: RFC 3339 time, level, msg, then one key per field.
+      assertThat(java.time.OffsetDateTime.parse(line.path("time").asText())).as(stdout).isNotNull();
+      assertThat(line.path("level").isTextual()).as(stdout).isTrue();
+      assertThat(line.path("msg").isTextual()).as(stdout).isTrue();
+      assertThat(line.has("kvpList") || line.has("formattedMessage")).as(stdout).isFalse();
     }
     assertThat(run.stderr()).isEmpty();
   }
@@ -388,7 +393,7 @@ class MainIT {
   private static Optional<JsonNode> line(Run run, String messageStart) throws IOException {
     for (String stdout : run.stdout()) {
       JsonNode node = JSON.readTree(stdout);
-      if (node.path("formattedMessage").asText().startsWith(messageStart)) {
+      if (node.path("msg").asText().startsWith(messageStart)) {
         return Optional.of(node);
       }
     }
@@ -396,10 +401,8 @@ class MainIT {
   }
 
   private static int kv(JsonNode line, String key) {
-    for (JsonNode pair : line.path("kvpList")) {
-      if (pair.has(key)) {
-        return Integer.parseInt(pair.get(key).asText());
-      }
+    if (line.has(key)) {
+      return Integer.parseInt(line.get(key).asText());
     }
     throw new AssertionError("no " + key + " in " + line);
   }

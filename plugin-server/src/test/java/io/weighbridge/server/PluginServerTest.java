@@ -7,9 +7,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import com.google.common.util.concurrent.ListenableFuture;
 import io.grpc.Context;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.health.v1.HealthCheckRequest;
@@ -21,9 +24,13 @@ import io.grpc.reflection.v1.ServerReflectionGrpc;
 import io.grpc.reflection.v1.ServerReflectionRequest;
 import io.grpc.reflection.v1.ServerReflectionResponse;
 import io.grpc.reflection.v1.ServiceResponse;
+import io.grpc.stub.MetadataUtils;
 import io.grpc.stub.StreamObserver;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.weighbridge.adapter.metrics.GrpcServerMetrics;
+import io.weighbridge.adapter.metrics.MicrometerAnalysisMetrics;
+import io.weighbridge.adapter.metrics.MicrometerRoutingMetrics;
 import io.weighbridge.contract.v1.InitPluginRequest;
 import io.weighbridge.contract.v1.RemoveManagedRoutesRequest;
 import io.weighbridge.contract.v1.SetHeaderRouteRequest;
@@ -57,14 +64,19 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.DisplayName;
@@ -586,10 +598,18 @@ class PluginServerTest {
   }
 
   @Test
-  @DisplayName("When calls were made, then /metrics has per-method counts by status and latency")
+  @DisplayName(
+      "When calls were made, then /metrics has the standard gRPC, build-info and process names")
   void metricsPerMethod() throws Exception {
     start();
-    stub().setWeight(setWeight(10));
+    Metadata connector = new Metadata();
+    connector.put(
+        Metadata.Key.of(
+            GrpcServerMetrics.CONNECTOR_VERSION_HEADER, Metadata.ASCII_STRING_MARSHALLER),
+        "v9.8.7");
+    stub()
+        .withInterceptors(MetadataUtils.newAttachHeadersInterceptor(connector))
+        .setWeight(setWeight(10));
     router.failWith(new NotFoundException("gone"));
     assertThatThrownBy(() -> stub().setWeight(setWeight(20)))
         .isInstanceOf(StatusRuntimeException.class);
@@ -600,24 +620,78 @@ class PluginServerTest {
     assertThat(metrics.headers().firstValue("Content-Type"))
         .hasValue("text/plain; version=0.0.4; charset=utf-8");
     String body = metrics.body();
+    String setWeight =
+        "grpc_method=\"SetWeight\",grpc_service=\"weighbridge.v1.TrafficRouter\",grpc_type=\"unary\"";
     assertThat(body)
+        .contains("grpc_server_handled_total{grpc_code=\"OK\"," + setWeight + "} 1.0")
+        .contains("grpc_server_handled_total{grpc_code=\"NOT_FOUND\"," + setWeight + "} 1.0")
+        .contains("grpc_server_started_total{" + setWeight + "} 2.0")
+        .contains("grpc_server_handling_seconds_count{" + setWeight + "} 2")
         .containsPattern(
-            "grpc_server_processing_duration_seconds_count\\{[^}]*method=\"SetWeight\"[^}]*"
-                + "statusCode=\"OK\"[^}]*\\} 1")
-        .containsPattern(
-            "grpc_server_processing_duration_seconds_count\\{[^}]*method=\"SetWeight\"[^}]*"
-                + "statusCode=\"NOT_FOUND\"[^}]*\\} 1")
-        .containsPattern(
-            "grpc_server_processing_duration_seconds_bucket\\{[^}]*method=\"SetWeight\"[^}]*"
-                + "statusCode=\"OK\",le=\"0.1\"\\} 1")
-        .containsPattern(
-            "grpc_server_requests_received_messages_total\\{[^}]*method=\"SetWeight\"[^}]*\\} 2")
+            "grpc_server_handling_seconds_bucket\\{"
+                + Pattern.quote(setWeight)
+                + ",le=\"15.0\"\\} 2")
         // Pre-registered: methods never called are there with zero.
         .containsPattern(
-            "grpc_server_requests_received_messages_total\\{[^}]*method=\"VerifyWeight\"[^}]*\\} 0")
+            "grpc_server_handled_total\\{grpc_code=\"OK\",grpc_method=\"VerifyWeight\"[^}]*\\} 0.0")
+        .contains("weighbridge_connector_calls_total{connector_version=\"v9.8.7\"} 1.0")
+        .contains("weighbridge_connector_calls_total{connector_version=\"unknown\"} 1.0")
+        .containsPattern(
+            "(?m)^weighbridge_build_info\\{revision=\"unknown\",version=\"dev\"\\} 1(\\.0)?$")
         .contains("jvm_memory_used_bytes")
-        .contains("process_cpu_usage")
+        .containsPattern("(?m)^process_cpu_seconds_total [0-9.E]+$")
+        .containsPattern("(?m)^process_resident_memory_bytes [0-9.E]+$")
+        .containsPattern("(?m)^process_open_fds [0-9.E]+$")
+        .contains("process_start_time_seconds")
+        .doesNotContain("process_cpu_usage")
+        .doesNotContain("process_files_open_files")
+        .doesNotContain("grpc_server_processing_duration_seconds")
         .contains("executor_pool_max_threads{name=\"weighbridge.calls\"} 32");
+  }
+
+  @Test
+  @DisplayName(
+      "When the chart's Grafana dashboard is read, then every metric it queries is in a real"
+          + " scrape of /metrics")
+  void dashboardQueriesOnlyExposedMetrics() throws Exception {
+    start();
+    // The meters Main binds to the same registry besides PluginServer's own.
+    new MicrometerRoutingMetrics(registry);
+    new MicrometerAnalysisMetrics(registry, () -> 0, () -> false);
+    stub().setWeight(setWeight(10));
+    Set<String> exposed = new TreeSet<>();
+    Matcher sample =
+        Pattern.compile("(?m)^([a-zA-Z_:][a-zA-Z0-9_:]*)[{ ]").matcher(get("/metrics").body());
+    while (sample.find()) {
+      exposed.add(sample.group(1));
+    }
+    JsonNode dashboard =
+        new ObjectMapper()
+            .readTree(
+                Path.of("..", "charts", "weighbridge", "dashboards", "weighbridge.json").toFile());
+    Pattern selector = Pattern.compile("([a-zA-Z_:][a-zA-Z0-9_:]*)\\{");
+    List<String> exprs = dashboard.findValues("expr").stream().map(JsonNode::asText).toList();
+
+    assertThat(exprs).hasSizeGreaterThan(10);
+    Set<String> queried = new TreeSet<>();
+    for (String expr : exprs) {
+      Matcher m = selector.matcher(expr);
+      List<String> names = new ArrayList<>();
+      while (m.find()) {
+        names.add(m.group(1));
+      }
+      assertThat(names).as("metric selectors of %s", expr).isNotEmpty();
+      queried.addAll(names);
+    }
+    assertThat(exposed).as("metrics a scrape exposes").containsAll(queried);
+    assertThat(queried)
+        .contains(
+            "grpc_server_handled_total",
+            "grpc_server_handling_seconds_bucket",
+            "weighbridge_build_info",
+            "weighbridge_connector_calls_total",
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes");
   }
 
   // ---- lifecycle --------------------------------------------------------------------------------

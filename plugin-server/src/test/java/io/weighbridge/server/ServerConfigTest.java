@@ -341,7 +341,13 @@ class ServerConfigTest {
     for (String key : ServerConfig.defaults().effectiveValues().keySet()) {
       assertThat(usage).contains("--" + key);
     }
+    for (String key : ServerConfig.defaults().effectiveValues().keySet()) {
+      assertThat(usage)
+          .as("--%s names its variable", key)
+          .contains(ServerFlags.env("--" + key) + ", default");
+    }
     assertThat(usage)
+        .startsWith("Usage: java -jar weighbridge-plugin-server.jar")
         .contains("env WEIGHBRIDGE_GRPC_PORT, default \"9090\"")
         .contains("env WEIGHBRIDGE_MAX_MESSAGE_SIZE, default \"16MiB\"")
         .contains("--help");

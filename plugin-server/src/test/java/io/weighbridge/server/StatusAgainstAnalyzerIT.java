@@ -179,6 +179,49 @@ class StatusAgainstAnalyzerIT {
                 + canarySamples
                 + "\\s+value=\\S+ samples=\\d+\\s+\\S")
         .contains("Analyzer verdicts from " + url + " (replica weighbridge-it-0).");
+
+    // The same report from plugin-server's HTTP port (no JDK, no second JVM: kubectl get --raw)
+    JsonNode served2 =
+        JSON.readTree(
+            get(
+                url
+                    + "/api/v1/status?namespace="
+                    + ns
+                    + "&plugin-names="
+                    + plugin
+                    + "&output=json"));
+    assertThat(served2.at("/analyzer/state").asText()).isEqualTo("ok");
+    assertThat(served2.at("/rollouts/0/analysis")).isEqualTo(entry(url).orElseThrow());
+    String servedText =
+        get(url + "/api/v1/status?rollout=web&namespace=" + ns + "&plugin-names=" + plugin);
+    assertThat(servedText).contains("verdict FAILED: ");
+    HttpResponse<String> bad =
+        http.send(
+            HttpRequest.newBuilder(URI.create(url + "/api/v1/status?nope=1")).build(),
+            HttpResponse.BodyHandlers.ofString());
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(bad.body()).contains("unknown parameter 'nope'");
+  }
+
+  @Test
+  @DisplayName(
+      "When plugin-server runs without Prometheus, then status says the analyzer is disabled, not"
+          + " that this replica does not lead")
+  void statusSaysDisabledWithoutPrometheus() throws Exception {
+    int httpPort = startPluginServer(false);
+    canaryStepAt5();
+    String url = "http://127.0.0.1:" + httpPort;
+
+    CliRun json =
+        cli("status", "-n", ns, "--server-url", url, "--plugin-names", plugin, "-o", "json");
+
+    assertThat(json.code()).as(json.err()).isZero();
+    JsonNode report = JSON.readTree(json.out());
+    assertThat(report.at("/analyzer/state").asText()).isEqualTo("disabled");
+    assertThat(report.at("/analyzer/detail").asText()).contains("--prometheus-url");
+    CliRun text = cli("status", "web", "-n", ns, "--server-url", url, "--plugin-names", plugin);
+    assertThat(text.code()).as(text.err()).isZero();
+    assertThat(text.out()).contains("Analyzer: disabled on " + url).doesNotContain("does not lead");
   }
 
   // ---- the world ----
@@ -187,6 +230,10 @@ class StatusAgainstAnalyzerIT {
 
   /** plugin-server with the analyzer as Main wires it; answers its HTTP port. */
   private int startPluginServer() {
+    return startPluginServer(true);
+  }
+
+  private int startPluginServer(boolean withPrometheus) {
     ServerConfig config =
         ServerConfig.parse(
             new String[] {
@@ -195,7 +242,8 @@ class StatusAgainstAnalyzerIT {
               "--bind-address=127.0.0.1",
               "--auth-mode=none",
               "--accepted-plugin-names=" + plugin,
-              "--prometheus-url=" + prometheus.url(),
+              "--kubeconfig=" + apiServer.kubeconfig(),
+              "--prometheus-url=" + (withPrometheus ? prometheus.url() : ""),
               "--analysis-interval=500ms",
               "--leader-election=true",
               "--leader-election-namespace=" + ns

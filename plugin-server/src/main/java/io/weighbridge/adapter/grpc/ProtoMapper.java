@@ -49,6 +49,11 @@ public final class ProtoMapper {
         JsonMapper.builder().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS).build();
   }
 
+  /** Rollouts whose last parsed JSON is kept (tens of KiB of heap each). */
+  static final int PARSED_ROLLOUTS = 512;
+
+  private final ParsedJsonCache parsed = new ParsedJsonCache(PARSED_ROLLOUTS);
+
   /** Creates a mapper. */
   public ProtoMapper() {}
 
@@ -85,6 +90,13 @@ public final class ProtoMapper {
               + CONNECTOR_FIX);
     }
     String key = Echo.value(proto.getNamespace()) + "/" + Echo.value(proto.getName());
+    // Keyed by the names as sent (a namespace holds no '/'), not by their echo for messages.
+    String cacheKey = proto.getNamespace() + "/" + proto.getName();
+    JsonNode same = parsed.find(cacheKey, proto.getJson());
+    if (same != null) {
+      checkSameRollout(method, key, proto, same.path("metadata"));
+      return rollout(proto, same);
+    }
     JsonNode node = parse(method, key, proto.getJson().toByteArray());
     if (node == null || !node.isObject()) {
       throw new InvalidConfigException(
@@ -97,6 +109,11 @@ public final class ProtoMapper {
               + CONNECTOR_FIX);
     }
     checkSameRollout(method, key, proto, node.path("metadata"));
+    parsed.remember(cacheKey, proto.getJson(), node);
+    return rollout(proto, node);
+  }
+
+  private static Rollout rollout(io.weighbridge.contract.v1.Rollout proto, JsonNode node) {
     return new Rollout(
         proto.getNamespace(),
         proto.getName(),

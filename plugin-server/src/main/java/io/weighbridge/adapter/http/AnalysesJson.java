@@ -10,10 +10,11 @@ import java.util.Locale;
 
 /**
  * Renders the analyzer's state as the JSON of {@code GET /api/v1/analyses}, the contract the CLI's
- * {@code status} reads: {@code {"leader", "identity", "analyses": [{"namespace", "rollout",
- * "phase", "canaryWeight", "since", "verdict": {"outcome", "reason", "checks": [{"name", "outcome",
- * "canary": {...}, "stable": {...}, "detail"}]}}]}}. Numbers that are unknown (NaN) are written as
- * null.
+ * {@code status} reads: {@code {"enabled", "leader", "identity", "analyses": [{"namespace",
+ * "rollout", "phase", "canaryWeight", "since", "verdict": {"outcome", "reason", "checks": [{"name",
+ * "outcome", "canary": {...}, "stable": {...}, "detail"}]}}]}}. Numbers that are unknown (NaN) are
+ * written as null. {@code enabled} is false when plugin-server runs without Prometheus (no analyzer
+ * at all).
  */
 public final class AnalysesJson {
 
@@ -26,7 +27,17 @@ public final class AnalysesJson {
 
   /** The JSON text for {@code snapshot}. */
   public static String render(Snapshot snapshot) {
+    return render(snapshot, true);
+  }
+
+  /** The JSON text of a plugin-server without an analyzer (no Prometheus configured). */
+  public static String disabled(String identity) {
+    return render(new Snapshot(false, identity, java.util.List.of()), false);
+  }
+
+  private static String render(Snapshot snapshot, boolean enabled) {
     ObjectNode root = MAPPER.createObjectNode();
+    root.put("enabled", enabled);
     root.put("leader", snapshot.leader());
     root.put("identity", snapshot.identity());
     ArrayNode list = root.putArray("analyses");

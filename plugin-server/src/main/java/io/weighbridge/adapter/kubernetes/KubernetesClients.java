@@ -109,10 +109,37 @@ public final class KubernetesClients {
                 + " ServiceAccount");
       }
       base = Config.fromKubeconfig(settings.context().orElse(null), file.toFile());
+      base = withTokenFile(base, file, settings.context());
     } else {
       base = Config.autoConfigure(settings.context().orElse(null));
+      Optional<Path> found = defaultKubeconfig();
+      if (found.isPresent()) {
+        base = withTokenFile(base, found.get(), settings.context());
+      }
     }
     return create(base, settings);
+  }
+
+  /** fabric8 ignores a user's {@code tokenFile:}; kubectl reads it (see KubeconfigTokenFile). */
+  private static Config withTokenFile(Config config, Path kubeconfig, Optional<String> context) {
+    Optional<Path> tokenFile = KubeconfigTokenFile.of(kubeconfig, context);
+    if (tokenFile.isEmpty() || config.getOauthToken() != null) {
+      return config;
+    }
+    LOG.info("kubeconfig {}: bearer token read from tokenFile {}", kubeconfig, tokenFile.get());
+    return new ConfigBuilder(config)
+        .withOauthTokenProvider(KubeconfigTokenFile.provider(tokenFile.get()))
+        .build();
+  }
+
+  /** The kubeconfig fabric8's auto-configuration reads: the first of $KUBECONFIG, else ~/.kube. */
+  private static Optional<Path> defaultKubeconfig() {
+    String env = System.getenv("KUBECONFIG");
+    Path file =
+        env != null && !env.isBlank()
+            ? Path.of(env.split(java.io.File.pathSeparator)[0])
+            : Path.of(System.getProperty("user.home"), ".kube", "config");
+    return Files.isRegularFile(file) ? Optional.of(file) : Optional.empty();
   }
 
   /**

@@ -905,7 +905,9 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
             + " version of "
             + RouteKind.GROUP
             + ". Install the Gateway API CRDs"
-            + (id.kind() == RouteKind.TCP || id.kind() == RouteKind.TLS
+            + (id.kind() == RouteKind.TCP
+                    || id.kind() == RouteKind.TLS
+                    || id.kind() == RouteKind.UDP
                 ? " (experimental channel for " + id.kind().kind() + ")"
                 : "")
             + "; Weighbridge looks again at most every "

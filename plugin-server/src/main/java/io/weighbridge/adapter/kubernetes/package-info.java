@@ -7,10 +7,10 @@
  * authenticated user by Kubernetes' default {@code system:discovery} role):
  *
  * <ul>
- *   <li>{@code gateway.networking.k8s.io}: {@code httproutes, grpcroutes, tcproutes, tlsroutes}:
- *       {@code get, list, watch, patch}. With the default informer scope {@code CLUSTER} this must
- *       be a ClusterRole (list/watch in all namespaces); with {@code NAMESPACE} a Role in each
- *       namespace that holds routes is enough.
+ *   <li>{@code gateway.networking.k8s.io}: {@code httproutes, grpcroutes, tcproutes, tlsroutes,
+ *       udproutes}: {@code get, list, watch, patch}. With the default informer scope {@code
+ *       CLUSTER} this must be a ClusterRole (list/watch in all namespaces); with {@code NAMESPACE}
+ *       a Role in each namespace that holds routes is enough.
  *   <li>core {@code services}: {@code get} in the namespaces of the Rollouts' Services.
  *   <li>{@code apiextensions.k8s.io} {@code customresourcedefinitions}: {@code get} (may be
  *       restricted with resourceNames to {@code httproutes.gateway.networking.k8s.io} and the other

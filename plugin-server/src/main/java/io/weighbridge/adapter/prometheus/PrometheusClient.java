@@ -18,6 +18,8 @@ import java.security.GeneralSecurityException;
 import java.security.KeyStore;
 import java.security.cert.Certificate;
 import java.security.cert.CertificateFactory;
+import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,6 +27,8 @@ import java.util.Map;
 import java.util.TreeMap;
 import javax.net.ssl.SSLContext;
 import javax.net.ssl.TrustManagerFactory;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Runs instant queries against the Prometheus HTTP API ({@code GET /api/v1/query}). Failures to get
@@ -44,14 +48,30 @@ public final class PrometheusClient implements MetricsSource {
   }
 
   private static final ObjectMapper JSON = new ObjectMapper();
+  private static final Logger LOG = LoggerFactory.getLogger(PrometheusClient.class);
+
+  /** At most one WARN per this interval while Prometheus keeps failing. */
+  static final Duration WARN_INTERVAL = Duration.ofMinutes(1);
 
   private final PrometheusSettings settings;
   private final HttpClient http;
   private final URI queryUri;
+  private final Clock clock;
+
+  // Failure reporting (guarded by this): WARN at the first failure, then at most every
+  // WARN_INTERVAL with the count since, INFO when Prometheus answers again.
+  private Instant lastWarn;
+  private int failuresSinceWarn;
 
   /** Creates a client; reads the CA bundle now so a bad file fails at start, not at a query. */
   public PrometheusClient(PrometheusSettings settings) {
+    this(settings, Clock.systemUTC());
+  }
+
+  /** As {@link #PrometheusClient(PrometheusSettings)}, timing its WARN lines by {@code clock}. */
+  PrometheusClient(PrometheusSettings settings, Clock clock) {
     this.settings = settings;
+    this.clock = clock;
     HttpClient.Builder b =
         HttpClient.newBuilder()
             .connectTimeout(settings.connectTimeout())
@@ -91,6 +111,47 @@ public final class PrometheusClient implements MetricsSource {
    * @throws UnavailableException when Prometheus gives no answer
    */
   public List<Sample> samples(String promql, Instant time) {
+    List<Sample> samples;
+    try {
+      samples = send(promql, time);
+    } catch (UnavailableException e) {
+      failed(e);
+      throw e;
+    }
+    answered();
+    return samples;
+  }
+
+  private synchronized void failed(UnavailableException e) {
+    Instant now = clock.instant();
+    if (lastWarn == null) {
+      LOG.warn(
+          "the canary analyzer cannot query Prometheus: {}; canaries are not judged (verdicts"
+              + " INCONCLUSIVE) until it answers",
+          e.getMessage());
+      lastWarn = now;
+      failuresSinceWarn = 0;
+    } else if (Duration.between(lastWarn, now).compareTo(WARN_INTERVAL) >= 0) {
+      LOG.warn(
+          "Prometheus still fails ({} more failed queries since the last warning): {}",
+          failuresSinceWarn + 1,
+          e.getMessage());
+      lastWarn = now;
+      failuresSinceWarn = 0;
+    } else {
+      failuresSinceWarn++;
+    }
+  }
+
+  private synchronized void answered() {
+    if (lastWarn != null) {
+      LOG.info("Prometheus at {} answers again", settings.baseUrl());
+      lastWarn = null;
+      failuresSinceWarn = 0;
+    }
+  }
+
+  private List<Sample> send(String promql, Instant time) {
     String timeout = settings.queryTimeout().toMillis() + "ms";
     String form =
         "query="

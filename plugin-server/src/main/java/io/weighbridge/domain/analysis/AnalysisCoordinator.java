@@ -103,8 +103,13 @@ public final class AnalysisCoordinator implements AutoCloseable {
   public enum Phase {
     /** Being evaluated; no evidence against the canary so far. */
     ANALYZING,
-    /** The canary left its step (promoted or next step) with no evidence against it. */
+    /** The canary left its step (promoted or next step) after healthy verdicts only. */
     PASSED,
+    /**
+     * The canary left its step without any decisive verdict (no data, Prometheus unreachable, too
+     * few samples): nothing was judged, so nothing passed.
+     */
+    UNJUDGED,
     /** The analyzer aborted the Rollout. */
     ABORTED,
     /** The analyzer paused the Rollout. */
@@ -166,6 +171,10 @@ public final class AnalysisCoordinator implements AutoCloseable {
     Instant firstBadAt;
     Instant inconclusiveSince;
     boolean inconclusiveReported;
+
+    /** A HEALTHY verdict was reached in this step (PASSED rather than UNJUDGED at its end). */
+    boolean judgedHealthy;
+
     Instant finishedAt;
     // after our abort: no new analysis of this canary until Argo shows the abort and it is retried
     boolean holdAfterAbort;
@@ -401,6 +410,7 @@ public final class AnalysisCoordinator implements AutoCloseable {
     t.firstBadAt = null;
     t.inconclusiveSince = null;
     t.inconclusiveReported = false;
+    t.judgedHealthy = false;
     t.finishedAt = null;
     t.holdAfterPause = false;
   }
@@ -415,7 +425,7 @@ public final class AnalysisCoordinator implements AutoCloseable {
         t.since = null;
         return;
       }
-      t.phase = Phase.PASSED;
+      t.phase = t.judgedHealthy ? Phase.PASSED : Phase.UNJUDGED;
     }
     t.finishedAt = now;
     LOG.info("Rollout {}: analysis ends ({}), {}", t.rollout.key(), why, t.phase);
@@ -500,6 +510,7 @@ public final class AnalysisCoordinator implements AutoCloseable {
     switch (v.outcome()) {
       case HEALTHY -> {
         t.phase = Phase.ANALYZING;
+        t.judgedHealthy = true;
         t.inconclusiveSince = null;
         return null;
       }

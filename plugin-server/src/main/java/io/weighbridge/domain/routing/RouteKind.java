@@ -6,10 +6,12 @@ public enum RouteKind {
   HTTP("HTTPRoute"),
   /** GRPCRoute (gateway.networking.k8s.io). */
   GRPC("GRPCRoute"),
-  /** TCPRoute (gateway.networking.k8s.io, experimental channel). */
+  /** TCPRoute (gateway.networking.k8s.io, experimental channel; standard from v1.6). */
   TCP("TCPRoute"),
-  /** TLSRoute (gateway.networking.k8s.io, experimental channel). */
-  TLS("TLSRoute");
+  /** TLSRoute (gateway.networking.k8s.io, experimental channel; standard from v1.5). */
+  TLS("TLSRoute"),
+  /** UDPRoute (gateway.networking.k8s.io, experimental channel; standard from v1.6). */
+  UDP("UDPRoute");
 
   /** The API group of every route kind. */
   public static final String GROUP = "gateway.networking.k8s.io";

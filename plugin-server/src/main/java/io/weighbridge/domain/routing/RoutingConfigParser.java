@@ -28,13 +28,13 @@ import java.util.regex.Pattern;
  * plugin plus Weighbridge's additions, rejects everything else with a message that names the JSON
  * path, what is wrong and how to fix it: a typo must never silently do nothing.
  *
- * <p>Top-level keys: {@code httpRoute|grpcRoute|tcpRoute|tlsRoute} (one name; header routes on),
- * {@code httpRoutes|grpcRoutes|tcpRoutes|tlsRoutes} ({@code [{name, useHeaderRoutes, namespace,
- * ruleNames, verifyWeight}]}), {@code httpRouteSelector|...} (label selectors), {@code namespace}
- * (default: the Rollout's), {@code disableInProgressLabel}, {@code inProgressLabelKey}, {@code
- * inProgressLabelValue}, {@code verifyWeight} ({@code status} (default), {@code spec} or {@code
- * off}), {@code analysis} (the canary analyzer's settings, read by {@link AnalysisConfigParser};
- * absent means the protective defaults).
+ * <p>Top-level keys: {@code httpRoute|grpcRoute|tcpRoute|tlsRoute|udpRoute} (one name; header
+ * routes on), {@code httpRoutes|grpcRoutes|tcpRoutes|tlsRoutes|udpRoutes} ({@code [{name,
+ * useHeaderRoutes, namespace, ruleNames, verifyWeight}]}), {@code httpRouteSelector|...} (label
+ * selectors), {@code namespace} (default: the Rollout's), {@code disableInProgressLabel}, {@code
+ * inProgressLabelKey}, {@code inProgressLabelValue}, {@code verifyWeight} ({@code status}
+ * (default), {@code spec} or {@code off}), {@code analysis} (the canary analyzer's settings, read
+ * by {@link AnalysisConfigParser}; absent means the protective defaults).
  */
 final class RoutingConfigParser {
 
@@ -60,7 +60,8 @@ final class RoutingConfigParser {
           new KindKeys(RouteKind.HTTP, "httpRoute", "httpRoutes", "httpRouteSelector"),
           new KindKeys(RouteKind.GRPC, "grpcRoute", "grpcRoutes", "grpcRouteSelector"),
           new KindKeys(RouteKind.TCP, "tcpRoute", "tcpRoutes", "tcpRouteSelector"),
-          new KindKeys(RouteKind.TLS, "tlsRoute", "tlsRoutes", "tlsRouteSelector"));
+          new KindKeys(RouteKind.TLS, "tlsRoute", "tlsRoutes", "tlsRouteSelector"),
+          new KindKeys(RouteKind.UDP, "udpRoute", "udpRoutes", "udpRouteSelector"));
 
   private static final List<String> TOP_LEVEL_KEYS = topLevelKeys();
   private static final List<String> ROUTE_KEYS =

@@ -24,8 +24,8 @@
  * argoproj-labs/gatewayAPI plus additions:
  *
  * <pre>
- * httpRoute | grpcRoute | tcpRoute | tlsRoute: "name"     one route, header routes on
- * httpRoutes | grpcRoutes | tcpRoutes | tlsRoutes:        list of
+ * httpRoute | grpcRoute | tcpRoute | tlsRoute | udpRoute: "name"   one route, header routes on
+ * httpRoutes | grpcRoutes | tcpRoutes | tlsRoutes | udpRoutes: list of
  *   - name: "route"                    required
  *     useHeaderRoutes: true|false      managed (header and mirror) rules may be added (default false)
  *     namespace: "ns"                  (added) default: top-level namespace

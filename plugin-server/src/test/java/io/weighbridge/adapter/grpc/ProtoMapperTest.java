@@ -4,6 +4,7 @@ import static io.weighbridge.fixtures.Requests.destination;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import com.google.protobuf.ByteString;
 import io.weighbridge.contract.v1.SetHeaderRoute;
 import io.weighbridge.contract.v1.SetMirrorRoute;
 import io.weighbridge.contract.v1.TypeResponse;
@@ -257,6 +258,66 @@ class ProtoMapperTest {
         .isEqualTo(TypeResponse.newBuilder().setType("Weighbridge").build());
     assertThatThrownBy(() -> mapper.typeResponse(null)).isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> mapper.typeResponse("")).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Nested
+  @DisplayName("When Argo sends the same Rollout again")
+  class ParseCache {
+    @Test
+    @DisplayName("When the bytes are equal, then the tree parsed before is reused")
+    void sameBytesReuseTheTree() {
+      var proto = Requests.rollout();
+      var again =
+          proto.toBuilder().setJson(ByteString.copyFrom(proto.getJson().toByteArray())).build();
+
+      Rollout first = mapper.rollout("SetWeight", true, proto);
+      Rollout second = mapper.rollout("VerifyWeight", true, again);
+
+      assertThat(second.json()).isSameAs(first.json());
+      assertThat(second).isEqualTo(first);
+    }
+
+    @Test
+    @DisplayName("When one byte differs (a new status), then the JSON is parsed afresh")
+    void changedBytesAreParsedAgain() {
+      Rollout first = mapper.rollout("SetWeight", true, Requests.rollout());
+      var changed =
+          Requests.rollout().toBuilder()
+              .setJson(
+                  ByteString.copyFromUtf8(
+                      Requests.rollout().getJson().toStringUtf8().replace("4711", "4712")))
+              .build();
+
+      Rollout second = mapper.rollout("SetWeight", true, changed);
+
+      assertThat(second.json()).isNotSameAs(first.json());
+      assertThat(second.json().at("/metadata/resourceVersion").asText()).isEqualTo("4712");
+    }
+
+    @Test
+    @DisplayName("When cached bytes arrive for another Rollout, then the request is still refused")
+    void cacheDoesNotSkipTheIdentityCheck() {
+      var proto = Requests.rollout();
+      mapper.rollout("SetWeight", true, proto);
+
+      assertThatThrownBy(
+              () -> mapper.rollout("SetWeight", true, proto.toBuilder().setName("other").build()))
+          .isInstanceOf(InvalidConfigException.class)
+          .hasMessageContaining("metadata.name");
+    }
+
+    @Test
+    @DisplayName("When more Rollouts call than it holds, then the cache stays bounded")
+    void bounded() {
+      ParsedJsonCache cache = new ParsedJsonCache(3);
+      var node = mapper.rollout("SetWeight", true, Requests.rollout()).json();
+      for (int i = 0; i < 10; i++) {
+        cache.remember("ns/r" + i, ByteString.copyFromUtf8("{}"), node);
+      }
+
+      assertThat(cache.size()).isEqualTo(3);
+      assertThat(cache.find("ns/r9", ByteString.copyFromUtf8("{}"))).isSameAs(node);
+    }
   }
 
   @Nested

@@ -3,6 +3,10 @@ package io.weighbridge.adapter.prometheus;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import ch.qos.logback.classic.Level;
+import ch.qos.logback.classic.Logger;
+import ch.qos.logback.classic.spi.ILoggingEvent;
+import ch.qos.logback.core.read.ListAppender;
 import com.sun.net.httpserver.HttpServer;
 import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.analysis.MetricsSource.QueryResult;
@@ -13,8 +17,11 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
@@ -22,7 +29,9 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
+import org.slf4j.LoggerFactory;
 
 class PrometheusClientTest {
 
@@ -174,6 +183,79 @@ class PrometheusClientTest {
                     .query("up", Instant.now()))
         .isInstanceOf(UnavailableException.class)
         .hasMessageContaining("cannot reach Prometheus at http://127.0.0.1:" + port);
+  }
+
+  @Test
+  @DisplayName(
+      "When Prometheus cannot be reached, then the first failure is a WARN, repeats within a"
+          + " minute are not, and the recovery is an INFO")
+  void unreachableWarnsOnceThenRateLimited() {
+    Logger logger = (Logger) LoggerFactory.getLogger(PrometheusClient.class);
+    ListAppender<ILoggingEvent> lines = new ListAppender<>();
+    lines.start();
+    logger.addAppender(lines);
+    Level before = logger.getLevel();
+    logger.setLevel(Level.INFO);
+    try {
+      MutableClock clock = new MutableClock();
+      PrometheusClient client =
+          new PrometheusClient(
+              PrometheusSettings.of(
+                  URI.create("http://127.0.0.1:" + server.getAddress().getPort() + "/prom")),
+              clock);
+      status.set(503);
+      body.set("overloaded");
+      for (int i = 0; i < 5; i++) {
+        assertThatThrownBy(() -> client.query("up", Instant.now()))
+            .isInstanceOf(UnavailableException.class);
+        clock.now = clock.now.plusSeconds(10);
+      }
+      assertThat(lines.list)
+          .singleElement()
+          .satisfies(
+              e -> {
+                assertThat(e.getLevel()).isEqualTo(Level.WARN);
+                assertThat(e.getFormattedMessage())
+                    .contains("cannot query Prometheus")
+                    .contains("503");
+              });
+      clock.now = clock.now.plus(PrometheusClient.WARN_INTERVAL);
+      assertThatThrownBy(() -> client.query("up", Instant.now()))
+          .isInstanceOf(UnavailableException.class);
+      assertThat(lines.list).hasSize(2);
+      assertThat(lines.list.get(1).getFormattedMessage()).contains("5 more failed queries");
+
+      status.set(200);
+      body.set(vector("1"));
+      client.query("up", Instant.now());
+      client.query("up", Instant.now());
+      assertThat(lines.list).hasSize(3);
+      assertThat(lines.list.get(2).getLevel()).isEqualTo(Level.INFO);
+      assertThat(lines.list.get(2).getFormattedMessage()).contains("answers again");
+    } finally {
+      logger.detachAppender(lines);
+      logger.setLevel(before);
+    }
+  }
+
+  /** A clock the test moves. */
+  private static final class MutableClock extends Clock {
+    Instant now = Instant.parse("2026-12-03T08:00:00Z");
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return now;
+    }
   }
 
   @Test

@@ -470,6 +470,21 @@ class AnalysisCoordinatorTest {
   }
 
   @Test
+  @DisplayName(
+      "When the Rollout is promoted without any decisive verdict, then the analysis ends UNJUDGED")
+  void promotionWithoutVerdictEndsUnjudged() {
+    prometheus.down = true;
+    coordinator.rolloutObserved(inStep(50));
+    round(1.0);
+    round(1.0);
+    assertThat(view().phase()).isEqualTo(Phase.INCONCLUSIVE);
+    clock.advance(Duration.ofMinutes(1));
+    coordinator.rolloutObserved(rollout(-1, false, "c0ffee", "c0ffee"));
+    assertThat(view().phase()).isEqualTo(Phase.UNJUDGED);
+    assertThat(actions.calls).isEmpty();
+  }
+
+  @Test
   @DisplayName("When a Rollout uses another traffic router, then it is not analysed")
   void otherPluginsIgnored() {
     ObjectNode json = inStep(5).json().deepCopy();

@@ -163,6 +163,20 @@ final class Fixtures {
         """);
   }
 
+  /** A UDPRoute (v1alpha2, experimental channel; v1 from Gateway API v1.6) behind a listener. */
+  static ObjectNode udpRoute() {
+    return obj(
+        """
+        {'apiVersion': 'gateway.networking.k8s.io/v1alpha2', 'kind': 'UDPRoute',
+         'metadata': {'name': 'dns', 'namespace': 'default', 'generation': 1},
+         'spec': {
+           'parentRefs': [{'name': 'udp-gateway', 'sectionName': 'dns'}],
+           'rules': [{'backendRefs': [
+             {'name': 'argo-rollouts-stable-service', 'port': 53, 'weight': 1},
+             {'name': 'argo-rollouts-canary-service', 'port': 53, 'weight': 0}]}]}}
+        """);
+  }
+
   /** A TLSRoute (v1alpha2) with SNI hostnames. */
   static ObjectNode tlsRoute() {
     return obj(

@@ -120,8 +120,8 @@ class GatewayApiEngineIT {
 
   @Test
   @DisplayName(
-      "When one Rollout names an HTTP, GRPC (Service parent), TCP and TLS route, then all four"
-          + " carry the weights")
+      "When one Rollout names an HTTP, GRPC (Service parent), TCP, TLS and UDP route, then all"
+          + " five carry the weights")
   void everyRouteKind() {
     e.create(Fixtures.exampleRoute("traefik/httproute.yml"));
     ObjectNode grpc = Fixtures.grpcRoute(); // the Linkerd-era v1alpha2 shape, created as v1
@@ -129,14 +129,18 @@ class GatewayApiEngineIT {
     e.create(grpc);
     e.create(Fixtures.tcpRoute());
     e.create(Fixtures.tlsRoute());
+    e.create(Fixtures.udpRoute());
     Rollout rollout =
         rollout(
             """
             {'httpRoute': 'argo-rollouts-http-route', 'grpcRoute': 'greeter',
-             'tcpRoute': 'db', 'tlsRoutes': [{'name': 'tls'}]}
+             'tcpRoute': 'db', 'tlsRoutes': [{'name': 'tls'}], 'udpRoutes': [{'name': 'dns'}]}
             """);
 
     e.router.setWeight(CALLER, rollout, 25, List.of());
+
+    assertThat(weights(e.get(V1ALPHA2, "UDPRoute", ns, "dns"), 0))
+        .containsExactly(entry(STABLE, 75), entry(CANARY, 25));
 
     assertThat(weights(e.http("argo-rollouts-http-route"), 0))
         .containsExactly(entry(STABLE, 75), entry(CANARY, 25));
@@ -150,7 +154,8 @@ class GatewayApiEngineIT {
 
   @Test
   @DisplayName(
-      "When an experiment runs on HTTP, GRPC, TCP and TLS routes, then each gets the experiment"
+      "When an experiment runs on HTTP, GRPC, TCP, TLS and UDP routes, then each gets the"
+          + " experiment"
           + " backend on the port matching its stable backend, and loses it afterwards")
   void experimentsOnEveryRouteKind() {
     e.create(Fixtures.exampleRoute("traefik/httproute.yml"));
@@ -159,6 +164,7 @@ class GatewayApiEngineIT {
     e.create(grpc);
     e.create(Fixtures.tcpRoute());
     e.create(Fixtures.tlsRoute());
+    e.create(Fixtures.udpRoute());
     e.admin
         .services()
         .inNamespace(ns)
@@ -184,6 +190,11 @@ class GatewayApiEngineIT {
                 .withName("tls")
                 .withPort(443)
                 .endPort()
+                .addNewPort()
+                .withName("dns")
+                .withProtocol("UDP")
+                .withPort(53)
+                .endPort()
                 .endSpec()
                 .build())
         .create();
@@ -191,7 +202,7 @@ class GatewayApiEngineIT {
         rollout(
             """
             {'httpRoute': 'argo-rollouts-http-route', 'grpcRoute': 'greeter',
-             'tcpRoute': 'db', 'tlsRoute': 'tls'}
+             'tcpRoute': 'db', 'tlsRoute': 'tls', 'udpRoute': 'dns'}
             """);
     List<WeightDestination> experiment = List.of(new WeightDestination("exp", "h", 5));
 
@@ -202,7 +213,8 @@ class GatewayApiEngineIT {
             "80", e.http("argo-rollouts-http-route"),
             "9000", e.get(V1, "GRPCRoute", ns, "greeter"),
             "5432", e.get(V1ALPHA2, "TCPRoute", ns, "db"),
-            "443", e.get(V1, "TLSRoute", ns, "tls"));
+            "443", e.get(V1, "TLSRoute", ns, "tls"),
+            "53", e.get(V1ALPHA2, "UDPRoute", ns, "dns"));
     stored.forEach(
         (port, route) -> {
           assertThat(weights(route, 0))
@@ -216,6 +228,8 @@ class GatewayApiEngineIT {
     e.router.setWeight(CALLER, rollout, 10, List.of());
 
     assertThat(weights(e.get(V1ALPHA2, "TCPRoute", ns, "db"), 0))
+        .containsExactly(entry(STABLE, 90), entry(CANARY, 10));
+    assertThat(weights(e.get(V1ALPHA2, "UDPRoute", ns, "dns"), 0))
         .containsExactly(entry(STABLE, 90), entry(CANARY, 10));
     assertThat(weights(e.get(V1, "GRPCRoute", ns, "greeter"), 0))
         .containsExactly(entry(STABLE, 90), entry(CANARY, 10));

@@ -73,9 +73,11 @@ class RoutingConfigParserTest {
           parse(
               """
               {'httpRoute': 'h0', 'grpcRoute': 'g0', 'tcpRoute': 't0', 'tlsRoute': 's0',
+               'udpRoute': 'u0',
                'httpRoutes': [{'name': 'h1', 'useHeaderRoutes': true}, {'name': 'h2'}],
                'grpcRoutes': [{'name': 'g1', 'useHeaderRoutes': false}],
-               'tcpRoutes': [{'name': 't1'}], 'tlsRoutes': [{'name': 's1'}]}
+               'tcpRoutes': [{'name': 't1'}], 'tlsRoutes': [{'name': 's1'}],
+               'udpRoutes': [{'name': 'u1'}]}
               """);
 
       assertThat(config.routes())
@@ -89,7 +91,9 @@ class RoutingConfigParserTest {
               org.assertj.core.groups.Tuple.tuple(id(RouteKind.TCP, "t0"), true),
               org.assertj.core.groups.Tuple.tuple(id(RouteKind.TCP, "t1"), false),
               org.assertj.core.groups.Tuple.tuple(id(RouteKind.TLS, "s0"), true),
-              org.assertj.core.groups.Tuple.tuple(id(RouteKind.TLS, "s1"), false));
+              org.assertj.core.groups.Tuple.tuple(id(RouteKind.TLS, "s1"), false),
+              org.assertj.core.groups.Tuple.tuple(id(RouteKind.UDP, "u0"), true),
+              org.assertj.core.groups.Tuple.tuple(id(RouteKind.UDP, "u1"), false));
     }
 
     @Test
@@ -122,11 +126,12 @@ class RoutingConfigParserTest {
               {'httpRouteSelector': {'matchLabels': {'app': 'demo'},
                  'matchExpressions': [{'key': 'tier', 'operator': 'In', 'values': ['web', 'api']},
                                       {'key': 'legacy', 'operator': 'DoesNotExist'}]},
-               'tcpRouteSelector': {'matchLabels': {'app': 'demo'}}}
+               'tcpRouteSelector': {'matchLabels': {'app': 'demo'}},
+               'udpRouteSelector': {'matchLabels': {'app': 'dns'}}}
               """);
 
       assertThat(config.routes()).isEmpty();
-      assertThat(config.selectors()).hasSize(2);
+      assertThat(config.selectors()).hasSize(3);
       RoutingConfig.RouteSelector http = config.selectors().getFirst();
       assertThat(http.kind()).isEqualTo(RouteKind.HTTP);
       assertThat(http.namespace()).isEqualTo("default");
@@ -138,6 +143,8 @@ class RoutingConfigParserTest {
       assertThat(http.matchesExpressions(Map.of("tier", "web", "legacy", "x"))).isFalse();
       assertThat(http.matchesExpressions(Map.of("tier", "db"))).isFalse();
       assertThat(config.selectors().get(1).kind()).isEqualTo(RouteKind.TCP);
+      assertThat(config.selectors().get(2).kind()).isEqualTo(RouteKind.UDP);
+      assertThat(config.selectors().get(2).matchLabels()).isEqualTo(Map.of("app", "dns"));
     }
 
     @Test

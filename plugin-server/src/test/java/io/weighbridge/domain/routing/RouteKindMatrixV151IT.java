@@ -1,0 +1,7 @@
+package io.weighbridge.domain.routing;
+
+import io.weighbridge.testkit.WithKubeApiServer;
+
+/** {@link RouteKindMatrix} on the Gateway API v1.5.1-experimental CRDs. */
+@WithKubeApiServer(gatewayApi = "v1.5.1-experimental")
+class RouteKindMatrixV151IT extends RouteKindMatrix {}
