@@ -32,9 +32,9 @@ import org.slf4j.spi.LoggingEventBuilder;
  * own deadline and cancellation (the gRPC {@link Context}) also stop the work.
  *
  * <p>The bound is the configured timeout or, when the call's gRPC deadline leaves less, that
- * deadline less {@value #DEADLINE_MARGIN_MILLIS} ms (at least half of what it leaves): a call that
- * waited in a saturated server still gets our DEADLINE_EXCEEDED with the reason, before the
- * connector's own deadline (15 s from when it sent the call) cuts it off with none.
+ * deadline less {@value #DEADLINE_MARGIN_MILLIS} ms (a shorter deadline is left to the client): a
+ * call that waited in a saturated server still gets our DEADLINE_EXCEEDED with the reason, before
+ * the connector's own deadline (15 s from when it sent the call) cuts it off with none.
  *
  * <p>Why a bounded pool of platform threads rather than virtual threads: Argo sends at most 10
  * concurrent calls per controller (its default 10 rollout workers), so {@value #MAX_RUNNING}
@@ -128,7 +128,7 @@ public final class BoundedCallRunner implements AutoCloseable {
 
   /**
    * The configured timeout, or less when the call's deadline leaves less: that deadline less the
-   * margin, but at least half of what it leaves.
+   * margin (a deadline within the margin is left to the client, whose cancellation stops the work).
    */
   Duration boundOf(Context context) {
     io.grpc.Deadline callDeadline = context.getDeadline();
@@ -136,8 +136,12 @@ public final class BoundedCallRunner implements AutoCloseable {
       return timeout;
     }
     long left = callDeadline.timeRemaining(TimeUnit.MILLISECONDS);
-    long ours = Math.max(left - DEADLINE_MARGIN_MILLIS, left / 2);
-    return ours < timeout.toMillis() ? Duration.ofMillis(Math.max(ours, 1)) : timeout;
+    // A deadline within the margin is the client's to enforce: its cancellation stops the work.
+    if (left <= DEADLINE_MARGIN_MILLIS) {
+      return timeout;
+    }
+    long ours = left - DEADLINE_MARGIN_MILLIS;
+    return ours < timeout.toMillis() ? Duration.ofMillis(ours) : timeout;
   }
 
   /** {@code 14s} or {@code 250ms}, as the --call-timeout flag is written. */
