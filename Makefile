@@ -21,7 +21,7 @@ ARGO110_GO := GOTOOLCHAIN=go1.27.3 $(GO)
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e e2e-argo191 e2e-argo110 e2e-k3s demo run bench fuzz clean fmt generate image
+.PHONY: build java connector connector-dist controlplane traefik test unit-test java-test connector-test conformance e2e e2e-argo191 e2e-argo110 e2e-k3s demo run bench fuzz clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -48,6 +48,12 @@ connector-dist:
 ## controlplane: build (or find cached) the kube-apiserver and etcd the integration tests run
 controlplane:
 	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh
+
+## traefik: build (or find cached) Traefik v3.6.12 from Go modules (testkit/traefik/build.sh; cold about 9 min on
+## 2 idle cores, much longer on a loaded machine; cached in $(WEIGHBRIDGE_CACHE)/traefik). Not yet used by
+## `make e2e` / `make demo`: the harness that runs it is on branch h-traefik-wip (issue #16 part 2)
+traefik:
+	GO=$(GO) $(ROOT)/testkit/traefik/build.sh
 
 ## test: every test: formatting, Java unit + integration tests, connector vet + unit tests, conformance
 test: connector-test java-test conformance

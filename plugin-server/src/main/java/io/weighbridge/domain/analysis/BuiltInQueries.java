@@ -16,12 +16,14 @@ import java.util.stream.Collectors;
  * (the latency check tests bucket counts, see {@link LatencyStatistics}).
  *
  * <p>Traefik ({@code traefik_service_*}): the {@code service} label of a Gateway API backend is
- * {@code <ns>-<svc>-http-<port>@kubernetesgateway} up to v3.7.5 and {@code
- * ...-svc-<ns>-<svc>-<idx>@kubernetesgateway} (per route, rule and backend) since v3.7.6; one regex
- * matches both. Traefik's label has no route, so north/south checks cover the Service over all its
- * Gateway routes. A failure is {@code code=~"5.."} for {@code protocol!="grpc"} and a gRPC failure
- * code (see {@link AnalysisConfig#DEFAULT_GRPC_FAILURE_CODES}) for {@code protocol="grpc"}, where
- * {@code code} holds the gRPC status.
+ * {@code <ns>-<svc>-http-<port>@kubernetesgateway} (HTTPRoute) or {@code
+ * <ns>-<svc>-<port>-grpc@kubernetesgateway} (GRPCRoute) up to v3.7.5 (as exported by a real Traefik
+ * v3.6.12 in {@code make e2e}) and {@code ...-svc-<ns>-<svc>-<idx>@kubernetesgateway} (per route,
+ * rule and backend) since v3.7.6; one regex matches all three. Traefik's label has no route, so
+ * north/south checks cover the Service over all its Gateway routes. A failure is {@code
+ * code=~"5.."} for {@code protocol!="grpc"} and a gRPC failure code (see {@link
+ * AnalysisConfig#DEFAULT_GRPC_FAILURE_CODES}) for {@code protocol="grpc"}, where {@code code} holds
+ * the gRPC status.
  *
  * <p>Linkerd ({@code outbound_{http,grpc}_route_backend_*}, measured by the callers' proxies):
  * selected by {@code backend_name}, {@code backend_namespace} and the Rollout's east/west route
@@ -88,7 +90,11 @@ public final class BuiltInQueries {
         + ns
         + "-"
         + svc
-        + "-http-[0-9]+|.+-svc-"
+        + "-http-[0-9]+|"
+        + ns
+        + "-"
+        + svc
+        + "-[0-9]+-grpc|.+-svc-"
         + ns
         + "-"
         + svc

@@ -218,10 +218,14 @@ class AnalyzerTest {
   }
 
   @Test
-  @DisplayName("When the Traefik service label uses either naming scheme, then the regex matches")
+  @DisplayName(
+      "When the Traefik service label uses any naming scheme (HTTP, gRPC, v3.7.6+), then the regex matches")
   void traefikSchemes() {
     String re = BuiltInQueries.traefikServiceRegex("shop", "web-canary");
     assertThat("shop-web-canary-http-8080@kubernetesgateway").matches(re);
+    // A GRPCRoute backend in Traefik v3.6 (found with a real Traefik: the regex missed it before).
+    assertThat("shop-web-canary-9000-grpc@kubernetesgateway").matches(re);
+    assertThat("shop-web-stable-9000-grpc@kubernetesgateway").doesNotMatch(re);
     assertThat(
             "httproute-shop-web-route-gw-ep-web-0-rule-0-svc-shop-web-canary-0@kubernetesgateway")
         .matches(re);
