@@ -48,9 +48,9 @@ class CliTest {
     assertThat(negative.code()).isEqualTo(2);
     assertThat(negative.err()).contains("--weight must be 0 or more");
 
-    CliRun format = CliRun.of("status", "-o", "yaml");
+    CliRun format = CliRun.of("status", "-o", "xml");
     assertThat(format.code()).isEqualTo(2);
-    assertThat(format.err()).contains("-o").contains("yaml");
+    assertThat(format.err()).contains("-o").contains("xml");
   }
 
   @Test

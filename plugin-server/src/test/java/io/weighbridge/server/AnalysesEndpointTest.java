@@ -134,7 +134,7 @@ class AnalysesEndpointTest {
   void emptyAndMethods() throws Exception {
     HttpResponse<String> r = request("GET", new Snapshot(false, "pod-b", List.of()));
     assertThat(new ObjectMapper().readTree(r.body()).toString())
-        .isEqualTo("{\"leader\":false,\"identity\":\"pod-b\",\"analyses\":[]}");
+        .isEqualTo("{\"enabled\":true,\"leader\":false,\"identity\":\"pod-b\",\"analyses\":[]}");
     server.close();
     assertThat(request("POST", new Snapshot(false, "pod-b", List.of())).statusCode())
         .isEqualTo(405);
