@@ -76,6 +76,8 @@ class CliJarIT {
 
     assertThat(r.code()).isZero();
     assertThat(r.out())
-        .startsWith("Usage: java -jar weighbridge-plugin-server.jar [--flag=value ...]");
+        .startsWith("Usage: java -jar weighbridge-plugin-server.jar ")
+        .contains("--grpc-port=")
+        .contains("Weighbridge plugin-server: serves the Weighbridge gRPC contract");
   }
 }
