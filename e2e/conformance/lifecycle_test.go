@@ -163,7 +163,9 @@ func TestConnectorStartsWithPluginServerDown(t *testing.T) {
 }
 
 // TestSlowPluginServerHitsCallTimeout makes Java take far longer than the connector's call timeout:
-// Argo's call must come back with an error, not block its worker.
+// Argo's call must come back with an error, not block its worker. plugin-server bounds the call by
+// the connector's gRPC deadline less a margin, so the reason Argo gets is plugin-server's own (the
+// work did not finish within that bound), not a bare deadline from the connector.
 func TestSlowPluginServerHitsCallTimeout(t *testing.T) {
 	srv := shared(t)
 	p := startPlugin(t, srv.GRPCPort, shortCallTimeout)
@@ -172,8 +174,9 @@ func TestSlowPluginServerHitsCallTimeout(t *testing.T) {
 
 	e, took := withinBound(t, "SetWeight against a slow plugin-server", hangBound, func() types.RpcError { return p.Router.SetWeight(ro, 30, nil) })
 	t.Logf("SetWeight came back after %s: %s", took.Round(time.Millisecond), e)
-	if !e.HasError() || !strings.Contains(e.ErrorString, srv.GRPCAddress()) {
-		t.Errorf("SetWeight = %q, want a deadline error naming %s", e, srv.GRPCAddress())
+	if !e.HasError() || !strings.Contains(e.ErrorString, "did not finish within") ||
+		!strings.Contains(e.ErrorString, "the call's deadline") {
+		t.Errorf("SetWeight = %q, want plugin-server's own answer that it did not finish within the call's deadline", e)
 	}
 	// The connector still serves other Rollouts.
 	other := fixture.Rollout(fixture.Options{Namespace: "conformance-slow", Name: "other"})
