@@ -186,10 +186,11 @@ class ChartInstallIT {
       assertThat(alerts.get("WeighbridgeDown")).isEqualTo("absent(up{" + job + "} == 1)");
       assertThat(alerts.get("WeighbridgeGrpcErrorRatioHigh"))
           .contains(
-              "grpc_server_processing_duration_seconds_count{" + job + ",statusCode!=\"OK\"}",
+              "grpc_server_handled_total{" + job + ",grpc_code!=\"OK\"}",
+              "grpc_server_handled_total{" + job + "}",
               "> 0.05");
       assertThat(alerts.get("WeighbridgeGrpcLatencyHigh"))
-          .contains("grpc_server_processing_duration_seconds_bucket{" + job + "}", "> 2");
+          .contains("grpc_server_handling_seconds_bucket{" + job + "}", "> 2");
       assertThat(alerts.get("WeighbridgeDriftRestorations"))
           .contains("weighbridge_routing_drift_restorations_total{" + job + "}", "> 3");
       assertThat(alerts.get("WeighbridgeKubernetesApiDown"))
