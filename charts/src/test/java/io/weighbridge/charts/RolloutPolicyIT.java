@@ -27,6 +27,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
@@ -184,12 +185,20 @@ class RolloutPolicyIT {
           Map.of(),
           sa -> {
             // The policy takes effect a moment after it is created: probe on a throwaway Rollout.
+            // Each probe asks for a new image: a probe that got through before the policy was
+            // active must not make the next one a no-op change, which the policy rightly allows.
+            AtomicInteger probes = new AtomicInteger();
             await()
-                .atMost(Duration.ofSeconds(60))
+                .atMost(Duration.ofSeconds(120))
                 .until(
                     () -> {
                       try {
-                        rollout(sa, ns, "probe").patch(MERGE, TEMPLATE_PATCH);
+                        rollout(sa, ns, "probe")
+                            .patch(
+                                MERGE,
+                                TEMPLATE_PATCH.replace(
+                                    "attacker/miner:1",
+                                    "attacker/miner:probe-" + probes.incrementAndGet()));
                         return false;
                       } catch (KubernetesClientException e) {
                         return e.getCode() == 403
