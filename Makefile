@@ -21,7 +21,7 @@ ARGO110_GO := GOTOOLCHAIN=go1.27.3 $(GO)
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane traefik test unit-test java-test connector-test conformance e2e e2e-argo191 e2e-argo110 e2e-k3s demo run bench fuzz clean fmt generate image
+.PHONY: e2e-node build java connector connector-dist controlplane traefik test unit-test java-test connector-test conformance e2e e2e-argo191 e2e-argo110 e2e-k3s demo run bench fuzz clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -84,6 +84,17 @@ e2e-argo191: build
 	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
 	  $(GO) test -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
+
+## e2e-node: the real-node scenarios (e2e/README.md): a single-node cluster from parts (etcd, kube-apiserver,
+## kube-controller-manager, kube-scheduler, kubelet on containerd + runc + CNI bridge, kube-proxy) inside a network
+## namespace the test makes, running real pods from images built with buildah; prints a timeline. Needs root and
+## apt-get install containerd runc containernetworking-plugins buildah iptables iproute2 (E2E_NODE_ARGS="-run X")
+e2e-node:
+	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e >/dev/null
+	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh node >/dev/null
+	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh kubectl >/dev/null
+	cd e2e/conformance && $(GO) vet -tags e2enode ./node/ && \
+	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) test -tags e2enode -count=1 -v -timeout 40m ./node/ $(E2E_NODE_ARGS)
 
 ## e2e-argo110: scenario (a) of make e2e (1% -> 100%, then promotion) on Argo Rollouts v1.10.2's controller
 ## (build.sh rollouts-v1.10, cached under its own key; the rest of the control plane as make e2e), built with

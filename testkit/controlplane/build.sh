@@ -14,6 +14,10 @@
 #                   only Argo's rollouts-controller v1.10.2 (./rollouts-v1.10, its own module; Argo v1.10 needs Go >=
 #                   1.26.10, so this set builds with GOTOOLCHAIN=go1.27.3, which the Go module proxy serves); the
 #                   e2e scenarios on the newest supported Argo take the rest from `build.sh e2e` (make e2e-argo110)
+#   build.sh node   kubelet, kube-proxy and kube-scheduler of the same Kubernetes release (./node, its own module:
+#                   kubelet needs go.sum entries this module lacks, and changing it would rebuild every set) plus
+#                   pause (./node/pause, the sandbox image's one static binary); the real-node e2e (make e2e-node)
+#                   takes the rest from `build.sh e2e`
 #
 # <key> is a hash of the set, the modules' go.mod, go.sum, Go sources and build recipe, so a version bump builds a new
 # directory while an unchanged module finds its binaries in the cache and returns at once (no Go call at all).
@@ -57,9 +61,17 @@ case "$set_" in
     modules=(rollouts-v1.10)
     export GOTOOLCHAIN=go1.27.3
     ;;
+  node)
+    # Its own key (only ./node): the core and e2e sets and their caches are untouched by it.
+    recipe="v1 CGO_ENABLED=0 -trimpath -buildvcs=false -ldflags=-s -w (+version stamps) node:k8s.io/kubernetes/cmd/kubelet"
+    recipe+=" node:k8s.io/kubernetes/cmd/kube-proxy node:k8s.io/kubernetes/cmd/kube-scheduler node:./pause"
+    binaries=(kubelet kube-proxy kube-scheduler pause)
+    modules=(node)
+    ;;
   *)
     log "unknown set '$set_': use no argument (kube-apiserver, etcd), 'e2e' (plus kube-controller-manager, kwok," \
-      "rollouts-controller), 'kubectl' or 'rollouts-v1.10' (only rollouts-controller v1.10.2)"
+      "rollouts-controller), 'kubectl', 'rollouts-v1.10' (only rollouts-controller v1.10.2) or 'node' (kubelet," \
+      "kube-proxy, kube-scheduler, pause)"
     exit 2
     ;;
 esac
@@ -70,7 +82,8 @@ key=$(
     printf '%s\n' "$recipe"
     for m in "${modules[@]}"; do cat "$m/go.mod" "$m/go.sum"; done
     [[ "$set_" != kubectl ]] || cat kubectl/main.go
-    [[ "$set_" == rollouts-v1.10 ]] || find cmd -name '*.go' -print0 | sort -z | xargs -0 cat
+    [[ "$set_" != node ]] || cat node/pause/main.go
+    [[ "$set_" == rollouts-v1.10 || "$set_" == node ]] || find cmd -name '*.go' -print0 | sort -z | xargs -0 cat
   } | sha256sum | cut -c1-16
 )
 root="$cache/controlplane"
@@ -149,6 +162,9 @@ k8s=(./cmd/etcd k8s.io/kubernetes/cmd/kube-apiserver)
 [[ "$set_" == e2e ]] && k8s+=(k8s.io/kubernetes/cmd/kube-controller-manager)
 if [[ "$set_" == kubectl ]]; then
   (cd kubectl && build -ldflags "-s -w$stamp" .)
+elif [[ "$set_" == node ]]; then
+  (cd node && build -ldflags "-s -w$stamp" k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy \
+    k8s.io/kubernetes/cmd/kube-scheduler ./pause)
 else
   build -ldflags "-s -w$stamp" "${k8s[@]}"
 fi
