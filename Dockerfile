@@ -4,6 +4,10 @@
 #   docker build -t weighbridge:dev .            (or: make image IMAGE=weighbridge:dev)
 #   docker buildx build --platform linux/amd64,linux/arm64 -t <registry>/weighbridge:<tag> --push .
 #
+# The base images are build arguments (JAVA_BUILD_IMAGE, JDK_IMAGE, GO_IMAGE, RUNTIME_BASE; defaults: the public
+# images below) so that a mirror or locally made bases can stand in: make e2e-node builds this file with buildah and
+# bases made from Debian packages and the local JDK and Go (testkit/nodeimages/build.sh).
+#
 # Stages: java-build (Maven) -> jre (jlink) -> connector (Go, both architectures) -> runtime.
 # The runtime image runs as uid 65532, writes only to /tmp (mount an emptyDir there with a read-only root
 # filesystem) and holds the connector for linux/amd64 and linux/arm64 with their sha256 sums in
@@ -13,6 +17,7 @@
 
 ARG JAVA_BUILD_IMAGE=maven:3.9-eclipse-temurin-21
 ARG GO_IMAGE=golang:1.26
+ARG JDK_IMAGE=eclipse-temurin:25-jdk
 ARG RUNTIME_BASE=debian:bookworm-slim
 
 # ---------------------------------------------------------------------------------------------------
@@ -43,10 +48,12 @@ RUN --mount=type=cache,target=/root/.m2 \
 #    --generate-cds-archive writes the JDK's base class-data archive, which the AOT cache below builds on.
 # The runtime is JDK 25 (the code is compiled for release 21 and runs on 21 too) for its AOT cache (JEP
 # 483/514/515, below); make bench measures the start with it.
-FROM eclipse-temurin:25-jdk AS jre
+# jlink writes to /jre: the JDK image's own JAVA_HOME is /opt/java/openjdk, and jlink refuses an --output directory
+# that exists (so --output /opt/java failed on eclipse-temurin; found by make e2e-node, the first build of this file).
+FROM ${JDK_IMAGE} AS jre
 ARG JAVA_MODULES=java.base,java.desktop,java.naming,java.net.http,java.sql,jdk.httpserver,jdk.jfr,jdk.management,jdk.unsupported,jdk.crypto.ec,jdk.naming.dns,jdk.zipfs
 RUN jlink --add-modules "${JAVA_MODULES}" --strip-debug --no-man-pages --no-header-files \
-          --compress=zip-6 --generate-cds-archive --output /opt/java
+          --compress=zip-6 --generate-cds-archive --output /jre
 
 # ---------------------------------------------------------------------------------------------------
 # 3. The connector, static, for both architectures Argo Rollouts' controller image is published for.
@@ -73,7 +80,7 @@ FROM ${RUNTIME_BASE} AS runtime
 ENV JAVA_HOME=/opt/java \
     PATH=/opt/java/bin:$PATH \
     LANG=C.UTF-8
-COPY --from=jre /opt/java /opt/java
+COPY --from=jre /jre /opt/java
 COPY --from=java-build /out/ /opt/weighbridge/
 COPY --from=connector /out/ /opt/weighbridge/connector/
 # The AOT cache (JDK 25, JEP 514: one training run writes it at exit) is built into the image, so that a

@@ -87,14 +87,20 @@ e2e-argo191: build
 
 ## e2e-node: the real-node scenarios (e2e/README.md): a single-node cluster from parts (etcd, kube-apiserver,
 ## kube-controller-manager, kube-scheduler, kubelet on containerd + runc + CNI bridge, kube-proxy) inside a network
-## namespace the test makes, running real pods from images built with buildah; prints a timeline. Needs root and
-## apt-get install containerd runc containernetworking-plugins buildah iptables iproute2 (E2E_NODE_ARGS="-run X")
+## namespace the test makes, running real pods from images built with buildah: Argo Rollouts from its install.yaml,
+## Weighbridge by `helm install` of charts/weighbridge, Traefik; prints a timeline. Needs root and apt-get install
+## containerd runc containernetworking-plugins buildah debootstrap iptables iproute2. Cold: node + helm + Traefik
+## builds and the plugin-server image (testkit/nodeimages/build.sh); warm about 3 min (E2E_NODE_ARGS="-run X")
 e2e-node:
 	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e >/dev/null
 	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh node >/dev/null
 	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh kubectl >/dev/null
-	cd e2e/conformance && $(GO) vet -tags e2enode ./node/ && \
-	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) test -tags e2enode -count=1 -v -timeout 40m ./node/ $(E2E_NODE_ARGS)
+	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh helm >/dev/null
+	GO=$(GO) $(ROOT)/testkit/traefik/build.sh >/dev/null
+	GO=$(GO) $(ROOT)/testkit/upstream/resolve.sh >/dev/null
+	images=$$($(ROOT)/testkit/nodeimages/build.sh) && cd e2e/conformance && $(GO) vet -tags e2enode ./node/ && \
+	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_NODE_IMAGES=$$images \
+	  $(GO) test -tags e2enode -count=1 -v -timeout 40m ./node/ $(E2E_NODE_ARGS)
 
 ## e2e-argo110: scenario (a) of make e2e (1% -> 100%, then promotion) on Argo Rollouts v1.10.2's controller
 ## (build.sh rollouts-v1.10, cached under its own key; the rest of the control plane as make e2e), built with

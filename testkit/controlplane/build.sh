@@ -18,13 +18,15 @@
 #                   kubelet needs go.sum entries this module lacks, and changing it would rebuild every set) plus
 #                   pause (./node/pause, the sandbox image's one static binary); the real-node e2e (make e2e-node)
 #                   takes the rest from `build.sh e2e`
+#   build.sh helm   the helm CLI v3.19.5 (./helm, its own module); make e2e-node installs charts/weighbridge with it
 #
 # <key> is a hash of the set, the modules' go.mod, go.sum, Go sources and build recipe, so a version bump builds a new
 # directory while an unchanged module finds its binaries in the cache and returns at once (no Go call at all).
 # A build goes to a temporary directory that is renamed into place when complete; concurrent invocations
 # serialise on a per-key flock, so a second caller waits and then reuses the first caller's result.
 #
-# Environment: WEIGHBRIDGE_CACHE (default ~/.cache/weighbridge), GO (default: `go` on PATH, /usr/local/go/bin/go),
+# Environment: WEIGHBRIDGE_CACHED_ONLY=1 exits 3 instead of building a set that is not cached (CI asks so before it
+# runs make e2e-node); WEIGHBRIDGE_CACHE (default ~/.cache/weighbridge), GO (default: `go` on PATH, /usr/local/go/bin/go),
 # GOFLAGS/GOMAXPROCS/GOPROXY as usual for Go. The Go module and build caches stay in their defaults, so a rebuild
 # after a version bump only recompiles what changed.
 set -euo pipefail
@@ -68,10 +70,15 @@ case "$set_" in
     binaries=(kubelet kube-proxy kube-scheduler pause)
     modules=(node)
     ;;
+  helm)
+    recipe="v1 CGO_ENABLED=0 -trimpath -buildvcs=false -ldflags=-s -w (+version stamp) helm:helm.sh/helm/v3/cmd/helm"
+    binaries=(helm)
+    modules=(helm)
+    ;;
   *)
     log "unknown set '$set_': use no argument (kube-apiserver, etcd), 'e2e' (plus kube-controller-manager, kwok," \
-      "rollouts-controller), 'kubectl', 'rollouts-v1.10' (only rollouts-controller v1.10.2) or 'node' (kubelet," \
-      "kube-proxy, kube-scheduler, pause)"
+      "rollouts-controller), 'kubectl', 'rollouts-v1.10' (only rollouts-controller v1.10.2) , 'node' (kubelet," \
+      "kube-proxy, kube-scheduler, pause) or 'helm'"
     exit 2
     ;;
 esac
@@ -83,7 +90,7 @@ key=$(
     for m in "${modules[@]}"; do cat "$m/go.mod" "$m/go.sum"; done
     [[ "$set_" != kubectl ]] || cat kubectl/main.go
     [[ "$set_" != node ]] || cat node/pause/main.go
-    [[ "$set_" == rollouts-v1.10 || "$set_" == node ]] || find cmd -name '*.go' -print0 | sort -z | xargs -0 cat
+    [[ "$set_" == rollouts-v1.10 || "$set_" == node || "$set_" == helm ]] || find cmd -name '*.go' -print0 | sort -z | xargs -0 cat
   } | sha256sum | cut -c1-16
 )
 root="$cache/controlplane"
@@ -99,6 +106,10 @@ if complete; then
   log "cached: $dest/bin"
   echo "$dest/bin"
   exit 0
+fi
+if [[ -n "${WEIGHBRIDGE_CACHED_ONLY:-}" ]]; then
+  log "set $set_ (key $key) is not cached, and WEIGHBRIDGE_CACHED_ONLY says not to build it"
+  exit 3
 fi
 
 mkdir -p "$root"
@@ -137,6 +148,19 @@ build_rollouts() {
     github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
   (cd "$1" && "$GO" list -m -f '{{.Path}} {{.Version}}' github.com/argoproj/argo-rollouts) >>"$tmp/VERSIONS"
 }
+if [[ "$set_" == helm ]]; then
+  echo "key: $key" >"$tmp/VERSIONS"
+  echo "go: $("$GO" version)" >>"$tmp/VERSIONS"
+  hver=$(cd helm && "$GO" list -m -f '{{.Version}}' helm.sh/helm/v3)
+  (cd helm && build -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$hver" helm.sh/helm/v3/cmd/helm)
+  (cd helm && "$GO" list -m -f '{{.Path}} {{.Version}}' helm.sh/helm/v3) >>"$tmp/VERSIONS"
+  log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"
+  mv -T "$tmp" "$dest"
+  trap - EXIT
+  log "ready: $dest/bin"
+  echo "$dest/bin"
+  exit 0
+fi
 if [[ "$set_" == rollouts-v1.10 ]]; then
   echo "key: $key" >"$tmp/VERSIONS"
   echo "go: $("$GO" version)" >>"$tmp/VERSIONS"

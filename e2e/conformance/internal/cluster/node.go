@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	argoclient "github.com/argoproj/argo-rollouts/pkg/client/clientset/versioned"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
@@ -43,8 +44,9 @@ type NodeOptions struct {
 type Node struct {
 	opts NodeOptions
 	// Bin holds etcd, kube-apiserver, kube-controller-manager, rollouts-controller (build.sh e2e); NodeBin kubelet,
-	// kube-proxy, kube-scheduler, pause (build.sh node); KubectlBin is kubectl (build.sh kubectl).
-	Bin, NodeBin, KubectlBin string
+	// kube-proxy, kube-scheduler, pause (build.sh node); KubectlBin is kubectl (build.sh kubectl), HelmBin helm
+	// (build.sh helm).
+	Bin, NodeBin, KubectlBin, HelmBin string
 	// Kubeconfig is the admin kubeconfig (server https://NodeIP:6443).
 	Kubeconfig string
 	Config     *rest.Config
@@ -78,7 +80,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (n *Node, err error) {
 		what string
 		f    func() error
 	}{
-		{"binaries found or built (build.sh e2e, node, kubectl)", n.binaries},
+		{"binaries found or built (build.sh e2e, node, kubectl, helm)", n.binaries},
 		{"etcd + kube-apiserver ready", n.startAPIServer},
 		{"kube-controller-manager + kube-scheduler started", n.startControllers},
 		{"containerd ready, pause image built (buildah) and imported", n.startContainerd},
@@ -119,6 +121,11 @@ func (n *Node) binaries() (err error) {
 		return err
 	}
 	n.KubectlBin = filepath.Join(kubectl, "kubectl")
+	helm, err := n.buildSet("helm")
+	if err != nil {
+		return err
+	}
+	n.HelmBin = filepath.Join(helm, "helm")
 	for _, tool := range []string{"containerd", "containerd-shim-runc-v2", "runc", "ctr", "buildah", "iptables", "ip"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return fmt.Errorf("%s is not installed: apt-get install containerd runc containernetworking-plugins buildah iptables iproute2", tool)
@@ -462,4 +469,14 @@ func (n *Node) kubectl(stdin string, args ...string) (string, error) {
 		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
+}
+
+// AsCluster is a Cluster view of the node (its clients only), for the helpers that follow Rollouts and routes
+// (Follow, RouteWeights, package sampleapp's waits and promote).
+func (n *Node) AsCluster() (*Cluster, error) {
+	argo, err := argoclient.NewForConfig(n.Config)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Kubeconfig: n.Kubeconfig, Config: n.Config, Kube: n.Kube, Dynamic: n.Dynamic, Argo: argo}, nil
 }

@@ -30,6 +30,7 @@ type ImageSpec struct {
 	Files      []ImageFile
 	Entrypoint []string
 	User       string   // "999" or "65532:65532"; "" = root
+	WorkDir    string   // "" = /
 	Env        []string // NAME=value
 }
 
@@ -59,6 +60,9 @@ func (im *Images) Build(spec ImageSpec) error {
 	if spec.User != "" {
 		config = append(config, "--user", spec.User)
 	}
+	if spec.WorkDir != "" {
+		config = append(config, "--workingdir", spec.WorkDir)
+	}
 	for _, e := range spec.Env {
 		config = append(config, "--env", e)
 	}
@@ -79,12 +83,17 @@ func (im *Images) Import(name string) error {
 		return err
 	}
 	defer os.Remove(archive)
+	return im.ImportArchive(archive)
+}
+
+// ImportArchive imports a docker archive (with its images' names) into containerd.
+func (im *Images) ImportArchive(archive string) error {
 	out, err := exec.Command("ctr", "--address", im.containerdSock, "-n", "k8s.io", "images", "import",
 		"--snapshotter", "overlayfs", archive).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("ctr images import %s: %w: %s", archive, err, out)
 	}
-	im.logf("node: image %s imported into containerd", name)
+	im.logf("node: %s imported into containerd: %s", filepath.Base(archive), strings.TrimSpace(string(out)))
 	return nil
 }
 

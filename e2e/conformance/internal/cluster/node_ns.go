@@ -55,7 +55,16 @@ func InNodeNamespaces() (bool, int) {
 	cmd := exec.Command("unshare", append([]string{"--net", "--mount", "--propagation", "private", "--", self}, os.Args[1:]...)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	cmd.Env = append(os.Environ(), insideEnv+"=1")
-	err = cmd.Run()
+	err = cmd.Start()
+	var netns string
+	if err == nil {
+		// unshare execs the test binary in the namespaces it made: the same pid, from then on in the new netns.
+		for i := 0; i < 100 && (netns == "" || netns == ownNetns()); i++ {
+			netns, _ = os.Readlink(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid))
+			time.Sleep(10 * time.Millisecond)
+		}
+		err = cmd.Wait()
+	}
 	code := 0
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
@@ -64,10 +73,50 @@ func InNodeNamespaces() (bool, int) {
 		fmt.Fprintf(os.Stderr, "FAIL: unshare (util-linux) the test into its own namespaces: %v\n", err)
 		code = 1
 	}
+	// A test that panicked or was killed did not stop the node: end what still runs in its network namespace
+	// (kubelet, containerd and its shims, the control plane) first, so that nothing restarts the pods, then the pods.
+	if n := killNetns(netns); n > 0 {
+		fmt.Fprintf(os.Stderr, "e2e-node: killed %d processes left in the node's network namespace\n", n)
+	}
 	if n := KillLeftovers(); n > 0 {
 		fmt.Fprintf(os.Stderr, "e2e-node: killed %d processes left in the node's cgroups\n", n)
 	}
 	return true, code
+}
+
+func ownNetns() string {
+	ns, _ := os.Readlink("/proc/self/ns/net")
+	return ns
+}
+
+// killNetns kills (SIGKILL) every process whose network namespace is netns (as /proc/<pid>/ns/net reads, e.g.
+// "net:[4026532301]"); it returns how many. The machine's own namespace is never a target.
+func killNetns(netns string) int {
+	if netns == "" || netns == ownNetns() {
+		return 0
+	}
+	killed := 0
+	for round := 0; round < 10; round++ {
+		entries, _ := os.ReadDir("/proc")
+		found := 0
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid)); ns == netns {
+				found++
+				if syscall.Kill(pid, syscall.SIGKILL) == nil {
+					killed++
+				}
+			}
+		}
+		if found == 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return killed
 }
 
 func setUpNamespace() error {

@@ -243,9 +243,13 @@ func (a *App) Promote(ctx context.Context, from int32) error {
 	}
 }
 
-// PromoteOnly waits until Argo has finished pausing at step from, then clears the pause conditions.
+// PromoteOnly waits until Argo has finished pausing at step from, then clears the pause conditions; when Argo has
+// already left step from (an earlier promote took effect meanwhile), it does nothing.
 func (a *App) PromoteOnly(ctx context.Context, from int32) error {
-	if _, err := a.AwaitRollout(ctx, StepTimeout, fmt.Sprintf("paused at step %d with the Paused condition written", from), func(ro *v1alpha1.Rollout) bool {
+	ro, err := a.AwaitRollout(ctx, StepTimeout, fmt.Sprintf("paused at step %d with the Paused condition written", from), func(ro *v1alpha1.Rollout) bool {
+		if ro.Status.CurrentStepIndex != nil && *ro.Status.CurrentStepIndex > from {
+			return true
+		}
 		if ro.Status.CurrentStepIndex == nil || *ro.Status.CurrentStepIndex != from {
 			return false
 		}
@@ -255,8 +259,12 @@ func (a *App) PromoteOnly(ctx context.Context, from int32) error {
 			}
 		}
 		return false
-	}); err != nil {
+	})
+	if err != nil {
 		return err
+	}
+	if *ro.Status.CurrentStepIndex > from {
+		return nil
 	}
 	if _, err := a.C.Argo.ArgoprojV1alpha1().Rollouts(a.NS).Patch(ctx, Rollout, types.MergePatchType,
 		[]byte(`{"status":{"pauseConditions":null}}`), metav1.PatchOptions{}, "status"); err != nil {
