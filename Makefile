@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane test unit-test java-test connector-test conformance e2e e2e-k3s demo run bench clean fmt generate image
+.PHONY: build java connector connector-dist controlplane traefik test unit-test java-test connector-test conformance e2e e2e-k3s demo run bench clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -43,6 +43,11 @@ connector-dist:
 controlplane:
 	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh
 
+## traefik: build (or find cached) Traefik v3.6.12, the real north/south gateway of `make demo` and `make e2e`
+## (testkit/traefik/build.sh; cold about 9 min on 2 idle cores, cached in $(WEIGHBRIDGE_CACHE)/traefik)
+traefik:
+	GO=$(GO) $(ROOT)/testkit/traefik/build.sh
+
 ## test: every test: formatting, Java unit + integration tests, connector vet + unit tests, conformance
 test: connector-test java-test conformance
 
@@ -60,17 +65,20 @@ conformance: build controlplane
 
 ## e2e: the end-to-end scenarios: the real Argo Rollouts controller v1.9.1 drives canaries through the connector
 ## and plugin-server on a local control plane built from Go modules (etcd, kube-apiserver, kube-controller-manager,
-## KWOK; cached like `make controlplane`), then tears it down and prints each scenario's timeline
-## (E2E_ARGS="-run TestPerMille" picks scenarios; see e2e/README.md)
+## KWOK; cached like `make controlplane`), with real Traefik v3.6.12 carrying the north/south traffic (`make
+## traefik`), all in a network namespace of its own (scripts/in-netns: root or user namespaces), then tears it
+## down and prints each scenario's timeline (E2E_ARGS="-run TestPerMille" picks scenarios; see e2e/README.md)
 e2e: build
-	bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e) && cd e2e/conformance && $(GO) vet -tags e2e ./... && \
-	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
-	  $(GO) test -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
+	bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e) && traefik=$$(GO=$(GO) $(ROOT)/testkit/traefik/build.sh) && \
+	  cd e2e/conformance && $(GO) vet -tags e2e ./... && \
+	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_TRAEFIK=$$traefik/traefik WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) \
+	  WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
+	  $(GO) test -exec $(ROOT)/scripts/in-netns -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
 
-## demo: the main job: a local control plane (as `make e2e`), a sample app with Traefik and Linkerd routes, and a
-## live table of the real Argo Rollouts controller taking a canary 1% -> 100% through Weighbridge, then a bad
-## version rolled back by the analyzer, a summary, and tear-down (Ctrl-C tears down too; DEMO_ARGS=-plain)
+## demo: the main job: a local control plane (as `make e2e`, with real Traefik, in a network namespace of its own),
+## a sample app with Traefik and Linkerd routes, and a live table of the real Argo Rollouts controller taking a
+## canary 1% -> 100% through Weighbridge with the split Traefik applied at each step, then a bad version rolled
+## back by the analyzer from Traefik's metrics, a summary, and tear-down (Ctrl-C tears down too; DEMO_ARGS=-plain)
 demo:
 	@echo "demo: building plugin-server (Maven) and the connector (Go): about 1-3 min; on a fresh machine longer, while"
 	@echo "      Maven and Go download their dependencies"
@@ -80,9 +88,15 @@ demo:
 	      echo "demo: the control plane (etcd, kube-apiserver, kube-controller-manager, KWOK, Argo Rollouts v1.9.1) is"; \
 	      echo "      built from Go modules into $(WEIGHBRIDGE_CACHE) once: about 15-25 minutes on 2 cores (more while Go"; \
 	      echo "      downloads the modules); later runs find it at once";; esac; \
+	    echo "$$line"; done >&2)) && \
+	  traefik=$$(GO=$(GO) $(ROOT)/testkit/traefik/build.sh 2> >(while IFS= read -r line; do \
+	    case $$line in "traefik: building"*|"traefik: another build"*) \
+	      echo "demo: Traefik v3.6.12 (the real north/south gateway) is built from Go modules into $(WEIGHBRIDGE_CACHE)"; \
+	      echo "      once: about 10-25 minutes on 2 cores; later runs find it at once";; esac; \
 	    echo "$$line"; done >&2)) && cd e2e/conformance && \
-	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/demo $(DEMO_ARGS)
+	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_TRAEFIK=$$traefik/traefik WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) \
+	  WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
+	  $(GO) run -exec $(ROOT)/scripts/in-netns ./cmd/demo $(DEMO_ARGS)
 
 ## e2e-k3s: scenarios (a), (b), (d), (e), (f) of make e2e (not (c): needs Prometheus and the analyzer) on k3s
 ## (Testcontainers): the official Argo Rollouts v1.9.1 image in the cluster downloads the connector from
