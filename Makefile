@@ -17,7 +17,7 @@ SERVER_JAR := $(ROOT)/plugin-server/target/weighbridge-plugin-server-0.1.0-SNAPS
 # Where built control-plane binaries (etcd, kube-apiserver) are cached between runs.
 export WEIGHBRIDGE_CACHE ?= $(HOME)/.cache/weighbridge
 
-.PHONY: build java connector connector-dist controlplane traefik test unit-test java-test connector-test conformance e2e e2e-k3s demo run bench clean fmt generate image
+.PHONY: build java connector connector-dist controlplane traefik test unit-test java-test connector-test conformance e2e e2e-k3s demo run bench fuzz clean fmt generate image
 
 ## build: compile and package plugin-server and the connector (no tests)
 build: java connector
@@ -80,6 +80,12 @@ e2e: build
 ## canary 1% -> 100% through Weighbridge with the split Traefik applied at each step, then a bad version rolled
 ## back by the analyzer from Traefik's metrics, a summary, and tear-down (Ctrl-C tears down too; DEMO_ARGS=-plain)
 demo:
+	@prom=$${WEIGHBRIDGE_PROMETHEUS:-/usr/bin/prometheus}; [[ -x $$prom ]] || { \
+	  echo "demo: NOTE: $$prom is missing. The second half of the demo (a bad version rolled back by the canary"; \
+	  echo "      analyzer) needs a real Prometheus; get it with"; \
+	  echo "          sudo apt-get install prometheus"; \
+	  echo "      (Debian/Ubuntu; elsewhere set WEIGHBRIDGE_PROMETHEUS=/path/to/prometheus). Without it the demo shows"; \
+	  echo "      the promotion only."; }
 	@echo "demo: building plugin-server (Maven) and the connector (Go): about 1-3 min; on a fresh machine longer, while"
 	@echo "      Maven and Go download their dependencies"
 	@$(MAKE) --no-print-directory build
@@ -136,6 +142,18 @@ bench: build controlplane
 	$(JAVA_HOME)/bin/java -Dlogback.configurationFile=$(ROOT)/plugin-server/target/test-classes/logback-analyzer-bench.xml \
 	  -cp "$(ROOT)/plugin-server/target/test-classes:$(ROOT)/plugin-server/target/classes:$(ROOT)/plugin-server/target/lib/*" \
 	  io.weighbridge.bench.AnalyzerSimulation $(ANALYZER_BENCH_ARGS)
+
+## fuzz: fuzz plugin-server's Jazzer targets (RequestFuzzTest: Rollout JSON -> gRPC mapping -> config parsers ->
+## routing engine; SetHeaderRoute; raw bytes to every gRPC method), each for its maxDuration (2 min); `make test`
+## runs only their seed inputs. A finding fails the run and is saved under plugin-server/src/test/resources/
+## io/weighbridge/domain/routing/RequestFuzzTestInputs/<target>/, where it stays a regression input
+## (FUZZ_TARGETS="rolloutJson" picks targets)
+FUZZ_TARGETS ?= rolloutJson headerRoute grpcRequest
+fuzz:
+	for target in $(FUZZ_TARGETS); do \
+	  JAZZER_FUZZ=1 $(MVN) -pl plugin-server -am test -DfuzzOnly=true -Dtest="RequestFuzzTest#$$target" \
+	    -Dsurefire.failIfNoSpecifiedTests=false || exit 1; \
+	done
 
 ## image: build the container image (needs a Docker engine with BuildKit; IMAGE=repo:tag to name it; for both
 ## architectures: docker buildx build --platform linux/amd64,linux/arm64 ...)

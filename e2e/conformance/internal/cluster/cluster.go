@@ -60,7 +60,7 @@ const NodeName = "kwok-node-0"
 
 // Options says where the parts are.
 type Options struct {
-	// Root is the repository root (for testkit/controlplane/build.sh and shared/crds).
+	// Root is the repository root (for testkit/controlplane/build.sh and testkit/upstream/resolve.sh).
 	Root string
 	// Java runs ControlPlaneMain and the plugin-server jar.
 	Java string

@@ -295,7 +295,7 @@ func (c *Cluster) StartPrometheus(targets map[string]string) (*Prometheus, error
 		bin = "/usr/bin/prometheus"
 	}
 	if _, err := os.Stat(bin); err != nil {
-		return nil, fmt.Errorf("prometheus %s: %w: install it (apt-get install -y prometheus) or set WEIGHBRIDGE_PROMETHEUS", bin, err)
+		return nil, fmt.Errorf("prometheus %s: %w: install it (sudo apt-get install prometheus on Debian/Ubuntu) or set WEIGHBRIDGE_PROMETHEUS=/path/to/prometheus", bin, err)
 	}
 	dir := filepath.Join(c.opts.Dir, "prometheus")
 	if err := os.MkdirAll(dir, 0o755); err != nil {

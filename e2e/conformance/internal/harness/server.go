@@ -35,7 +35,7 @@ type ServerOptions struct {
 	// io.weighbridge.e2e.EngineServerMain runs the real routing engine on a real kube-apiserver.
 	MainClass string
 	// WorkDir is the process's working directory (default Dir). EngineServerMain needs the
-	// repository root: the testkit finds the control-plane build script and shared/crds from there.
+	// repository root: the testkit finds the control-plane build script and the CRDs' resolve.sh from there.
 	WorkDir string
 	// ServerArgs are more plugin-server flags (ServerConfig.parse). Without an --auth-mode among
 	// them, --auth-mode=none is passed: these servers are called without tokens, and the default

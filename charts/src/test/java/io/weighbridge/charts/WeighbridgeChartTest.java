@@ -129,6 +129,8 @@ class WeighbridgeChartTest {
               "ClusterRoleBinding",
               "Role",
               "RoleBinding",
+              "ValidatingAdmissionPolicy",
+              "ValidatingAdmissionPolicyBinding",
               "PodDisruptionBudget",
               "NetworkPolicy");
     }
@@ -258,6 +260,26 @@ class WeighbridgeChartTest {
               "grpcroutes.gateway.networking.k8s.io",
               "tcproutes.gateway.networking.k8s.io",
               "tlsroutes.gateway.networking.k8s.io");
+    }
+
+    @Test
+    @DisplayName(
+        "When rendered, then the Rollout policy judges only the chart's ServiceAccount, and"
+            + " rbac.rolloutPolicy=false leaves it out")
+    void rolloutPolicyMatchesTheServiceAccount() throws IOException {
+      Rendered rendered = defaults();
+      JsonNode policy = rendered.one("ValidatingAdmissionPolicy");
+      assertThat(policy.at("/spec/matchConditions/0/expression").asText())
+          .isEqualTo(
+              "request.userInfo.username == \"system:serviceaccount:"
+                  + NAMESPACE
+                  + ":"
+                  + rendered.one("ServiceAccount").at("/metadata/name").asText()
+                  + "\"");
+      assertThat(rendered.one("ValidatingAdmissionPolicyBinding").at("/spec/policyName").asText())
+          .isEqualTo(policy.at("/metadata/name").asText());
+      assertThat(render(Map.of("rbac.rolloutPolicy", false)).kinds())
+          .doesNotContain("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding");
     }
 
     @Test

@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * <p>One flag: {@code --ready-file=PATH}, written as JSON once ready: pid, url, kubeconfig,
  * workDir. Runs until terminated; SIGTERM stops the API server and etcd. Must run with the
  * repository checkout as working directory (the testkit finds the control-plane build script and
- * {@code shared/crds} from there); {@code WEIGHBRIDGE_CONTROLPLANE_BIN} names prebuilt binaries.
+ * testkit/upstream/resolve.sh, which gives the CRDs, from there); {@code
+ * WEIGHBRIDGE_CONTROLPLANE_BIN} names prebuilt binaries.
  */
 public final class ControlPlaneMain {
 

@@ -37,7 +37,8 @@ import org.slf4j.LoggerFactory;
  * <p>Flags of its own: {@code --ports-file=PATH} (written as JSON once ready: pid, grpcPort,
  * httpPort, kubeconfig, namespace, httpRoute, grpcRoute). Every other argument goes to {@link
  * ServerConfig#parse}. Must run with the repository checkout as working directory (the testkit
- * finds the control-plane build script and {@code shared/crds} from there).
+ * finds the control-plane build script and testkit/upstream/resolve.sh, which gives the CRDs, from
+ * there).
  */
 public final class EngineServerMain {
 

@@ -56,11 +56,11 @@ import org.testcontainers.utility.DockerImageName;
 /**
  * The k3s variant of {@code make e2e}'s cluster, for {@link RolloutsK3sE2E}: a real single-node
  * Kubernetes (k3s in a container: real kubelet and containerd, so Pods of real images become Ready
- * for real), Gateway API and Argo Rollouts CRDs from {@code shared/crds}, the official Argo
- * Rollouts controller image in the cluster with {@code argo-rollouts-config} registering our
- * connector as a user would (by HTTP location and sha256), plugin-server in this JVM with the real
- * routing engine, and a route-status writer playing Traefik's and Linkerd's controllers (status
- * only).
+ * for real), Gateway API and Argo Rollouts CRDs from the pinned modules ({@link Crds}), the
+ * official Argo Rollouts controller image in the cluster with {@code argo-rollouts-config}
+ * registering our connector as a user would (by HTTP location and sha256), plugin-server in this
+ * JVM with the real routing engine, and a route-status writer playing Traefik's and Linkerd's
+ * controllers (status only).
  *
  * <p>The controller runs in the cluster, not as the locally built binary {@code make e2e} runs:
  * what this variant adds is the way users deploy (the published image, the connector downloaded by

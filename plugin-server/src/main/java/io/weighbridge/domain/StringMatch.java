@@ -1,8 +1,12 @@
 package io.weighbridge.domain;
 
+import com.google.re2j.Pattern;
+import com.google.re2j.PatternSyntaxException;
+
 /**
- * Argo's StringMatch. Exactly one of the three should be non-empty; {@link #validate(String)}
- * checks that.
+ * Argo's StringMatch. Exactly one of the three should be non-empty, and a regex must be valid RE2
+ * (the dialect of Envoy and Go's regexp, which Gateway implementations such as Linkerd, Traefik and
+ * Envoy Gateway compile it with); {@link #validate(String)} checks both before anything is written.
  *
  * @param exact the exact value, or empty
  * @param prefix the prefix, or empty
@@ -31,6 +35,22 @@ public record StringMatch(String exact, String prefix, String regex) {
               + " must set exactly one of exact, prefix or regex (it sets "
               + set
               + "): fix the step in the Rollout");
+    }
+    if (!regex.isEmpty()) {
+      try {
+        Pattern.compile(regex);
+      } catch (PatternSyntaxException e) {
+        throw new InvalidConfigException(
+            where
+                + ".regex \""
+                + Echo.value(regex)
+                + "\" is not a valid RE2 regular expression ("
+                + Echo.value(e.getDescription())
+                + "): the route's data plane could not use it; fix the step in the Rollout (RE2 has"
+                + " no backreferences or lookaround; escape literal characters such as ( [ { with"
+                + " a backslash)",
+            e);
+      }
     }
   }
 }

@@ -121,7 +121,8 @@ final class AnalyzerWiring implements AutoCloseable {
     router.addWeightVeto(coordinator::vetoCanary);
     KubernetesRolloutWatcher watcher =
         new KubernetesRolloutWatcher(
-            kube, coordinator::rolloutObserved, coordinator::rolloutDeleted);
+            kube, coordinator::rolloutObserved, coordinator::rolloutDeleted, registry);
+    server.addReadinessDetail(() -> watcher.health().problem());
     server.addJsonEndpoint(AnalysesJson.PATH, () -> AnalysesJson.render(coordinator.snapshot()));
     LOG.info(
         "canary analyzer on: Prometheus {}, every {}, leader election {}",

@@ -15,6 +15,7 @@ import io.weighbridge.adapter.grpc.BoundedCallRunner;
 import io.weighbridge.adapter.grpc.ProtoMapper;
 import io.weighbridge.adapter.grpc.ServerTls;
 import io.weighbridge.adapter.grpc.StatusMapper;
+import io.weighbridge.adapter.grpc.StrictRequests;
 import io.weighbridge.adapter.grpc.TrafficRouterService;
 import io.weighbridge.adapter.http.ConnectorDownloads;
 import io.weighbridge.adapter.http.HealthHttpServer;
@@ -28,10 +29,12 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
@@ -96,6 +99,7 @@ public final class PluginServer implements AutoCloseable {
   private final ConnectorDownloads connectorDownloads;
   private volatile HealthHttpServer http;
   private final Map<String, Supplier<String>> jsonEndpoints = new ConcurrentHashMap<>();
+  private final List<Supplier<Optional<String>>> readinessDetails = new CopyOnWriteArrayList<>();
   private volatile State state = State.NEW;
 
   /**
@@ -182,10 +186,13 @@ public final class PluginServer implements AutoCloseable {
     // Authentication (see authInterceptor) runs inside the metrics interceptor, so refused calls
     // show in the call metrics with their status too.
     Optional<AuthInterceptor> auth = authInterceptor(config, authenticator, statuses, registry);
+    // Requests are parsed by StrictRequests (after authentication): a malformed message is answered
+    // INVALID_ARGUMENT and counted, not UNKNOWN with a stack trace per message.
+    ServerServiceDefinition parsed = new StrictRequests(registry).wrap(service.bindService());
     ServerServiceDefinition definition =
         auth.isPresent()
-            ? ServerInterceptors.intercept(service, auth.get(), metrics)
-            : ServerInterceptors.intercept(service, metrics);
+            ? ServerInterceptors.intercept(parsed, auth.get(), metrics)
+            : ServerInterceptors.intercept(parsed, metrics);
     // Every method's series exist from the start, so rates and alerts see zeros, not gaps.
     metrics.preregisterService(definition);
     // Reflection describes the contract: only for authenticated callers. Health stays open for
@@ -272,6 +279,14 @@ public final class PluginServer implements AutoCloseable {
   }
 
   /**
+   * Adds a line to {@code /readyz} when {@code detail} is present: a part that is degraded without
+   * making the server unready (e.g. the analyzer's Rollout informer). Call before {@link #start()}.
+   */
+  public void addReadinessDetail(Supplier<Optional<String>> detail) {
+    readinessDetails.add(detail);
+  }
+
+  /**
    * Starts both listeners and reports serving.
    *
    * @throws UncheckedIOException when a port cannot be bound (the message names the flag to change)
@@ -303,6 +318,7 @@ public final class PluginServer implements AutoCloseable {
               registry);
       http.serve(ConnectorDownloads.PREFIX, connectorDownloads);
       jsonEndpoints.forEach(http::addJsonEndpoint);
+      readinessDetails.forEach(http::addReadinessDetail);
       http.start();
     } catch (RuntimeException e) {
       state = State.DRAINING;

@@ -64,8 +64,13 @@ class PluginServerSecurityTest {
       token ->
           switch (token) {
             case "argo" ->
-                new Identity("system:serviceaccount:argo-rollouts:argo-rollouts", List.of());
-            case "other" -> new Identity("system:serviceaccount:default:other", List.of());
+                new Identity(
+                    "system:serviceaccount:argo-rollouts:argo-rollouts",
+                    List.of("system:serviceaccounts", "system:serviceaccounts:argo-rollouts"));
+            case "other" ->
+                new Identity(
+                    "system:serviceaccount:default:other",
+                    List.of("system:serviceaccounts", "system:serviceaccounts:default"));
             default -> throw new UnauthenticatedException("token expired");
           };
 

@@ -5,7 +5,9 @@ import io.fabric8.kubernetes.api.model.APIResourceList;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionVersion;
+import io.fabric8.kubernetes.client.ConfigBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import java.io.IOException;
@@ -28,8 +30,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The CRD bundles in the shared folder ({@code shared/crds/<bundle>.yaml}, e.g. {@code
- * gateway-api-v1.5.1-experimental} or {@code argo-rollouts-v1.9.1-crds}) and how to install them.
+ * The CRD bundles of the pinned upstream releases ({@code <bundle>.yaml}, e.g. {@code
+ * gateway-api-v1.5.1-experimental} or {@code argo-rollouts-v1.9.1-crds}; see {@link UpstreamFiles})
+ * and how to install them.
  */
 public final class Crds {
   /** The Gateway API bundle most tests use: the current release with its experimental kinds. */
@@ -54,11 +57,11 @@ public final class Crds {
   }
 
   /**
-   * The shared CRD folder: {@code $WEIGHBRIDGE_SHARED/crds}, else {@code shared/crds} beside the
-   * checkout.
+   * The bundles resolved from the pinned Go modules: {@link UpstreamFiles#locate()}'s {@code
+   * crds/}.
    */
   public static Crds locate() {
-    return new Crds(Checkout.sharedDir(System.getenv(), Path.of("")).resolve("crds"));
+    return UpstreamFiles.locate().crds();
   }
 
   /** The folder holding the bundles. */
@@ -106,13 +109,23 @@ public final class Crds {
       KubernetesClient client, Collection<CustomResourceDefinition> crds, Duration timeout) {
     long started = System.nanoTime();
     long deadline = started + timeout.toNanos();
-    try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
+    // A CRD's schema is up to a megabyte that the server validates and compiles (CEL); with a
+    // dozen at once on a loaded machine one apply can outlast the client's usual request timeout,
+    // so the applies get the whole install's.
+    try (KubernetesClient patient =
+            new KubernetesClientBuilder()
+                .withConfig(
+                    new ConfigBuilder(client.getConfiguration())
+                        .withRequestTimeout((int) timeout.toMillis())
+                        .build())
+                .build();
+        ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
       List<Future<CustomResourceDefinition>> applied = new ArrayList<>();
       for (CustomResourceDefinition crd : crds) {
         applied.add(
             pool.submit(
                 () ->
-                    client
+                    patient
                         .resource(crd)
                         .fieldManager(FIELD_MANAGER)
                         .forceConflicts()

@@ -68,6 +68,14 @@ public final class KubeApiServer implements AutoCloseable {
    */
   public static final String ADMIN_USER = "weighbridge-admin";
 
+  /**
+   * The user of a static token whose name looks like ServiceAccount argo-rollouts/argo-rollouts's
+   * but is none: no {@code system:serviceaccounts} groups, as a forged or misconfigured
+   * authenticator (static tokens, a webhook, OIDC claims) could name someone. For tests that prove
+   * callers are admitted by more than their name.
+   */
+  public static final String LOOKALIKE_USER = "system:serviceaccount:argo-rollouts:argo-rollouts";
+
   /** The issuer the server writes into ServiceAccount tokens. */
   public static final String SERVICE_ACCOUNT_ISSUER =
       "https://kubernetes.default.svc.cluster.local";
@@ -176,7 +184,7 @@ public final class KubeApiServer implements AutoCloseable {
     try {
       String adminToken = randomToken();
       String restrictedToken = randomToken();
-      writeCredentials(dir, adminToken, restrictedToken);
+      writeCredentials(dir, adminToken, restrictedToken, lookalikeToken(restrictedToken));
       int etcdClientPort = freePort();
       int etcdPeerPort = freePort();
       int apiPort = freePort();
@@ -260,6 +268,14 @@ public final class KubeApiServer implements AutoCloseable {
    */
   public Config restrictedConfig() {
     return config(restrictedToken);
+  }
+
+  /**
+   * The static token of {@value #LOOKALIKE_USER}: named like a ServiceAccount, in none of the
+   * {@code system:serviceaccounts} groups. RBAC grants it nothing unless a test binds that name.
+   */
+  public String lookalikeToken() {
+    return lookalikeToken(restrictedToken);
   }
 
   /**
@@ -383,7 +399,13 @@ public final class KubeApiServer implements AutoCloseable {
     return file;
   }
 
-  private static void writeCredentials(Path dir, String adminToken, String restrictedToken) {
+  /** The lookalike's token, derived from the restricted user's (both random per server). */
+  private static String lookalikeToken(String restrictedToken) {
+    return "lookalike-" + restrictedToken;
+  }
+
+  private static void writeCredentials(
+      Path dir, String adminToken, String restrictedToken, String lookalikeToken) {
     // token,user,uid,"group1,group2" — see kube-apiserver --token-auth-file.
     writePrivate(
         dir.resolve("tokens.csv"),
@@ -394,7 +416,11 @@ public final class KubeApiServer implements AutoCloseable {
             + restrictedToken
             + ","
             + RESTRICTED_USER
-            + ",uid-restricted\n");
+            + ",uid-restricted\n"
+            + lookalikeToken
+            + ","
+            + LOOKALIKE_USER
+            + ",uid-lookalike\n");
     KeyPair keys;
     try {
       KeyPairGenerator generator = KeyPairGenerator.getInstance("EC");

@@ -21,9 +21,9 @@ import org.junit.jupiter.api.extension.ExtendWith;
 @ExtendWith(KubeApiServerExtension.class)
 public @interface WithKubeApiServer {
   /**
-   * The Gateway API bundle as {@code <version>-<channel>}, naming {@code
-   * shared/crds/gateway-api-<it>.yaml} (e.g. {@code v1.0.0-experimental}, {@code v1.2.1-standard});
-   * empty for none.
+   * The Gateway API bundle as {@code <version>-<channel>}, naming the {@link Crds} bundle {@code
+   * gateway-api-<it>} (e.g. {@code v1.0.0-experimental}, {@code v1.2.1-standard}; versions pinned
+   * in testkit/upstream/go.sum); empty for none.
    */
   String gatewayApi() default "v1.5.1-experimental";
 

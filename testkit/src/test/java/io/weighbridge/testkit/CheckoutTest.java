@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,34 +28,8 @@ class CheckoutTest {
     assertThatThrownBy(() -> Checkout.repoRoot(tmp))
         .isInstanceOf(ControlPlaneException.class)
         .hasMessageContaining(Checkout.BUILD_SCRIPT)
-        .hasMessageContaining(ControlPlaneBinaries.BIN_ENV);
-  }
-
-  @Test
-  @DisplayName("When shared/ is two levels up (worktrees), then it is found there")
-  void findsSharedBesideWorktrees() throws Exception {
-    Path root = checkout(tmp.resolve("wt/testkit"));
-    Path shared = Files.createDirectories(tmp.resolve("shared/crds")).getParent();
-
-    assertThat(Checkout.sharedDir(Map.of(), root)).isEqualTo(shared);
-  }
-
-  @Test
-  @DisplayName("When shared/ is beside the clone (CI), then it wins over one further up")
-  void prefersSharedBesideClone() throws Exception {
-    Path root = checkout(tmp.resolve("ci/clone"));
-    Path beside = Files.createDirectories(tmp.resolve("ci/shared/crds")).getParent();
-    Files.createDirectories(tmp.resolve("shared/crds"));
-
-    assertThat(Checkout.sharedDir(Map.of(), root)).isEqualTo(beside);
-  }
-
-  @Test
-  @DisplayName("When WEIGHBRIDGE_SHARED names a folder without crds/, then that is the error")
-  void rejectsEnvWithoutCrds() {
-    assertThatThrownBy(() -> Checkout.sharedDir(Map.of(Checkout.SHARED_ENV, tmp.toString()), tmp))
-        .isInstanceOf(ControlPlaneException.class)
-        .hasMessageContaining("no crds/ folder");
+        .hasMessageContaining(ControlPlaneBinaries.BIN_ENV)
+        .hasMessageContaining(UpstreamFiles.DIR_ENV);
   }
 
   private static Path checkout(Path root) throws Exception {

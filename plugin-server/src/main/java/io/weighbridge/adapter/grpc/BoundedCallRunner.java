@@ -31,6 +31,11 @@ import org.slf4j.spi.LoggingEventBuilder;
  * worker forever; answering in time and interrupting the work is the only safe choice. The client's
  * own deadline and cancellation (the gRPC {@link Context}) also stop the work.
  *
+ * <p>The bound is the configured timeout or, when the call's gRPC deadline leaves less, that
+ * deadline less {@value #DEADLINE_MARGIN_MILLIS} ms (at least half of what it leaves): a call that
+ * waited in a saturated server still gets our DEADLINE_EXCEEDED with the reason, before the
+ * connector's own deadline (15 s from when it sent the call) cuts it off with none.
+ *
  * <p>Why a bounded pool of platform threads rather than virtual threads: Argo sends at most 10
  * concurrent calls per controller (its default 10 rollout workers), so {@value #MAX_RUNNING}
  * threads leave ample headroom while capping what a stuck dependency can consume: once every thread
@@ -47,6 +52,9 @@ public final class BoundedCallRunner implements AutoCloseable {
 
   /** Calls that may wait for a thread; beyond this, calls are refused as busy. */
   static final int MAX_WAITING = 64;
+
+  /** Time left for the answer to reach the client before its own deadline passes. */
+  static final long DEADLINE_MARGIN_MILLIS = 1000;
 
   private final Duration timeout;
   private final StatusMapper statuses;
@@ -118,6 +126,20 @@ public final class BoundedCallRunner implements AutoCloseable {
     timer.shutdownNow();
   }
 
+  /**
+   * The configured timeout, or less when the call's deadline leaves less: that deadline less the
+   * margin, but at least half of what it leaves.
+   */
+  Duration boundOf(Context context) {
+    io.grpc.Deadline callDeadline = context.getDeadline();
+    if (callDeadline == null) {
+      return timeout;
+    }
+    long left = callDeadline.timeRemaining(TimeUnit.MILLISECONDS);
+    long ours = Math.max(left - DEADLINE_MARGIN_MILLIS, left / 2);
+    return ours < timeout.toMillis() ? Duration.ofMillis(Math.max(ours, 1)) : timeout;
+  }
+
   /** {@code 14s} or {@code 250ms}, as the --call-timeout flag is written. */
   private static String format(Duration duration) {
     long millis = duration.toMillis();
@@ -133,6 +155,7 @@ public final class BoundedCallRunner implements AutoCloseable {
     private final Callable<T> work;
     private final Context context = Context.current();
     private final long startNanos = System.nanoTime();
+    private final Duration bound = boundOf(context);
     private final AtomicBoolean answered = new AtomicBoolean();
     private volatile Future<?> running;
     private volatile ScheduledFuture<?> deadline;
@@ -149,7 +172,7 @@ public final class BoundedCallRunner implements AutoCloseable {
     void start() {
       inFlight.add(this);
       try {
-        deadline = timer.schedule(this::timedOut, timeout.toNanos(), TimeUnit.NANOSECONDS);
+        deadline = timer.schedule(this::timedOut, bound.toNanos(), TimeUnit.NANOSECONDS);
         // Runs at once when the client has already gone; run() then does nothing.
         context.addListener(this, Runnable::run);
         running = workers.submit(this);
@@ -223,11 +246,17 @@ public final class BoundedCallRunner implements AutoCloseable {
         where.setStackTrace(stuck.getStackTrace());
         event(log.atWarn())
             .setCause(where)
-            .log("{} is still running after {}; interrupting it", what, format(timeout));
+            .log("{} is still running after {}; interrupting it", what, format(bound));
       }
       answerWith(
           new DeadlineException(
-              what + " did not finish within " + format(timeout) + "; see plugin-server logs"));
+              what
+                  + " did not finish within "
+                  + format(bound)
+                  + (bound.equals(timeout)
+                      ? ""
+                      : " (the call's deadline less " + DEADLINE_MARGIN_MILLIS + " ms)")
+                  + "; see plugin-server logs"));
       Future<?> task = running;
       if (task != null) {
         task.cancel(true);

@@ -1,6 +1,8 @@
 package io.weighbridge.adapter.grpc;
 
 import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.JsonLocation;
+import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -13,6 +15,7 @@ import io.weighbridge.contract.v1.TypeResponse;
 import io.weighbridge.contract.v1.Verification;
 import io.weighbridge.contract.v1.VerifyWeightResponse;
 import io.weighbridge.domain.Caller;
+import io.weighbridge.domain.Echo;
 import io.weighbridge.domain.HeaderRoute;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.MirrorRoute;
@@ -60,7 +63,8 @@ public final class ProtoMapper {
    * @param method the call's name, for messages
    * @param present whether the request carries a rollout at all
    * @param proto the request's rollout
-   * @throws InvalidConfigException when it is absent, lacks its name, or its JSON is not an object
+   * @throws InvalidConfigException when it is absent, lacks its name, its JSON is not an object, or
+   *     the JSON's metadata names another namespace or name than the request
    */
   public Rollout rollout(String method, boolean present, io.weighbridge.contract.v1.Rollout proto) {
     if (!present) {
@@ -74,33 +78,14 @@ public final class ProtoMapper {
       throw new InvalidConfigException(
           method
               + " request carries a rollout without namespace or name (got '"
-              + proto.getNamespace()
+              + Echo.value(proto.getNamespace())
               + "/"
-              + proto.getName()
+              + Echo.value(proto.getName())
               + "'); "
               + CONNECTOR_FIX);
     }
-    String key = proto.getNamespace() + "/" + proto.getName();
-    JsonNode node;
-    try {
-      node = Json.READER.readTree(proto.getJson().toByteArray());
-    } catch (JacksonException e) {
-      throw new InvalidConfigException(
-          method
-              + " for rollout "
-              + key
-              + ": the Rollout JSON cannot be parsed ("
-              + e.getOriginalMessage()
-              + " at byte "
-              + e.getLocation().getByteOffset()
-              + "); "
-              + CONNECTOR_FIX,
-          e);
-    } catch (IOException e) {
-      // readTree(byte[]) does no I/O; this is unreachable but keeps the signature honest.
-      throw new InvalidConfigException(
-          method + " for rollout " + key + ": the Rollout JSON cannot be read: " + e, e);
-    }
+    String key = Echo.value(proto.getNamespace()) + "/" + Echo.value(proto.getName());
+    JsonNode node = parse(method, key, proto.getJson().toByteArray());
     if (node == null || !node.isObject()) {
       throw new InvalidConfigException(
           method
@@ -111,6 +96,7 @@ public final class ProtoMapper {
               + ", not an object; "
               + CONNECTOR_FIX);
     }
+    checkSameRollout(method, key, proto, node.path("metadata"));
     return new Rollout(
         proto.getNamespace(),
         proto.getName(),
@@ -118,6 +104,63 @@ public final class ProtoMapper {
         proto.getGeneration(),
         proto.getResourceVersion(),
         node);
+  }
+
+  /**
+   * The Rollout JSON as a tree. A failure names where: the byte offset and the JSON path, which the
+   * parser's own location lacks for a nesting deeper than Jackson's limit (500).
+   */
+  private static JsonNode parse(String method, String key, byte[] json) {
+    try (JsonParser parser = Json.READER.createParser(json)) {
+      try {
+        return Json.READER.readTree(parser);
+      } catch (JacksonException e) {
+        JsonLocation at = e.getLocation() != null ? e.getLocation() : parser.currentLocation();
+        String path = parser.getParsingContext().pathAsPointer().toString();
+        throw new InvalidConfigException(
+            method
+                + " for rollout "
+                + key
+                + ": the Rollout JSON cannot be parsed ("
+                + Echo.value(e.getOriginalMessage())
+                + " at byte "
+                + at.getByteOffset()
+                + (path.isEmpty() ? "" : ", JSON path " + Echo.value(path))
+                + "); "
+                + CONNECTOR_FIX,
+            e);
+      }
+    } catch (IOException e) {
+      // Parsing a byte[] does no I/O; this is unreachable but keeps the signature honest.
+      throw new InvalidConfigException(
+          method + " for rollout " + key + ": the Rollout JSON cannot be read: " + e, e);
+    }
+  }
+
+  /**
+   * Refuses a Rollout whose JSON is another object than the request names: the engine takes the
+   * namespace (where it patches routes) from the request and the configuration from the JSON.
+   */
+  private static void checkSameRollout(
+      String method, String key, io.weighbridge.contract.v1.Rollout proto, JsonNode metadata) {
+    for (String field : new String[] {"namespace", "name"}) {
+      JsonNode inJson = metadata.get(field);
+      String inRequest = field.equals("namespace") ? proto.getNamespace() : proto.getName();
+      if (inJson != null && !inJson.isNull() && !inJson.asText().equals(inRequest)) {
+        throw new InvalidConfigException(
+            method
+                + " for rollout "
+                + key
+                + ": the Rollout JSON's metadata."
+                + field
+                + " is '"
+                + Echo.value(inJson.asText())
+                + "', not the request's '"
+                + Echo.value(inRequest)
+                + "'; the request must carry one Rollout: "
+                + CONNECTOR_FIX);
+      }
+    }
   }
 
   /** Argo's additionalDestinations, in order. */

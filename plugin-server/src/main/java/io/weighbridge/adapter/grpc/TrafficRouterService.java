@@ -19,6 +19,7 @@ import io.weighbridge.contract.v1.UpdateHashResponse;
 import io.weighbridge.contract.v1.VerifyWeightRequest;
 import io.weighbridge.contract.v1.VerifyWeightResponse;
 import io.weighbridge.domain.Caller;
+import io.weighbridge.domain.Echo;
 import io.weighbridge.domain.RejectedException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.TrafficRouter;
@@ -197,7 +198,7 @@ public final class TrafficRouterService extends TrafficRouterGrpc.TrafficRouterI
     if (!acceptedPluginNames.contains(caller.pluginName())) {
       throw new RejectedException(
           "plugin name "
-              + (caller.pluginName().isEmpty() ? "(empty)" : caller.pluginName())
+              + (caller.pluginName().isEmpty() ? "(empty)" : Echo.value(caller.pluginName()))
               + " is not accepted by this plugin-server (accepted: "
               + String.join(", ", acceptedPluginNames)
               + "): set --accepted-plugin-names (or WEIGHBRIDGE_ACCEPTED_PLUGIN_NAMES) to include"
@@ -210,6 +211,6 @@ public final class TrafficRouterService extends TrafficRouterGrpc.TrafficRouterI
   private static String key(io.weighbridge.contract.v1.Rollout rollout) {
     return rollout.getNamespace().isEmpty() && rollout.getName().isEmpty()
         ? null
-        : rollout.getNamespace() + "/" + rollout.getName();
+        : Echo.value(rollout.getNamespace()) + "/" + Echo.value(rollout.getName());
   }
 }

@@ -10,7 +10,9 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -36,6 +38,7 @@ public final class HealthHttpServer implements AutoCloseable {
   private final HttpServer server;
   private final ExecutorService executor;
   private final Supplier<Optional<String>> notReadyReason;
+  private final List<Supplier<Optional<String>>> readinessDetails = new CopyOnWriteArrayList<>();
   private final PrometheusMeterRegistry registry;
 
   /**
@@ -106,6 +109,14 @@ public final class HealthHttpServer implements AutoCloseable {
                     body.get().getBytes(java.nio.charset.StandardCharsets.UTF_8))));
   }
 
+  /**
+   * Adds a line {@code degraded: <detail>} to the 200 answer of {@code /readyz} while {@code
+   * detail} is present: a part that is degraded without making the server unready.
+   */
+  public void addReadinessDetail(Supplier<Optional<String>> detail) {
+    readinessDetails.add(detail);
+  }
+
   /** Starts answering. */
   public void start() {
     server.start();
@@ -132,7 +143,15 @@ public final class HealthHttpServer implements AutoCloseable {
       reason = Optional.of("the readiness check failed: " + e);
     }
     if (reason.isEmpty()) {
-      respond(exchange, 200, TEXT, "ready\n");
+      StringBuilder body = new StringBuilder("ready\n");
+      for (Supplier<Optional<String>> detail : readinessDetails) {
+        try {
+          detail.get().ifPresent(d -> body.append("degraded: ").append(d).append('\n'));
+        } catch (RuntimeException e) {
+          body.append("degraded: a readiness detail failed: ").append(e).append('\n');
+        }
+      }
+      respond(exchange, 200, TEXT, body.toString());
     } else {
       respond(exchange, 503, TEXT, "not ready: " + reason.get() + "\n");
     }

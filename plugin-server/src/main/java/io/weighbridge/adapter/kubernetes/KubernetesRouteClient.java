@@ -448,7 +448,10 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
           throw translate(e, patchRequest);
         }
         long backoffNanos = backoffNanos(attempt);
-        if (attempt >= settings.maxPatchAttempts() || System.nanoTime() + backoffNanos > deadline) {
+        // The budget bounds retries, never the first one: a slow first attempt (a saturated API
+        // server) must not leave a conflict without the re-read and second try it calls for.
+        if (attempt >= settings.maxPatchAttempts()
+            || (attempt > 1 && System.nanoTime() + backoffNanos > deadline)) {
           throw new ConflictException(
               id
                   + " changed under every write (its resourceVersion or a field the engine"

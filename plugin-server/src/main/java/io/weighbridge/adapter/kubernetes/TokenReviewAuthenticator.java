@@ -11,13 +11,16 @@ import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.auth.Authenticator;
 import io.weighbridge.domain.auth.Identity;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 
 /**
  * Verifies bearer tokens with a Kubernetes TokenReview ({@code authentication.k8s.io/v1}): the API
  * server checks signature, expiry, audience and that the ServiceAccount (and, for bound tokens, its
  * Pod) still exists. Needs {@code tokenreviews create} (cluster-scoped) for plugin-server's own
- * ServiceAccount. Never logs the token.
+ * ServiceAccount. Never logs the token. The answer's user, groups and extra claims (a Pod-bound
+ * token's Pod) become the {@link Identity} that {@link io.weighbridge.domain.auth.CallerGate}
+ * judges.
  */
 public final class TokenReviewAuthenticator implements Authenticator {
 
@@ -75,7 +78,9 @@ public final class TokenReviewAuthenticator implements Authenticator {
               + " use a service-account token");
     }
     return new Identity(
-        user.getUsername(), user.getGroups() == null ? List.of() : user.getGroups());
+        user.getUsername(),
+        user.getGroups() == null ? List.of() : user.getGroups(),
+        user.getExtra() == null ? Map.of() : user.getExtra());
   }
 
   private UnavailableException failed(KubernetesClientException e) {

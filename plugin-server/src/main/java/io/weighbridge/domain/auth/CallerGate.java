@@ -1,5 +1,6 @@
 package io.weighbridge.domain.auth;
 
+import io.weighbridge.domain.Echo;
 import io.weighbridge.domain.PermissionDeniedException;
 import io.weighbridge.domain.UnauthenticatedException;
 import io.weighbridge.domain.UnavailableException;
@@ -20,7 +21,9 @@ import java.util.stream.Collectors;
 
 /**
  * Decides whether a call may proceed: its bearer token must be verified by the {@link
- * Authenticator} and belong to one of the allowed ServiceAccounts.
+ * Authenticator} and belong to one of the allowed ServiceAccounts: by user name and by the
+ * ServiceAccount groups (see {@link Identity#serviceAccount()}), so that a user of another
+ * authenticator merely named {@code system:serviceaccount:...} is refused.
  *
  * <p>Verified tokens are remembered for a short time (Argo calls many times per reconcile, and a
  * TokenReview per call would double the API server's load): by the SHA-256 of the token, never the
@@ -121,7 +124,11 @@ public final class CallerGate {
       throw new PermissionDeniedException(
           (account.isPresent()
                   ? "service account " + account.get()
-                  : "user " + identity.username() + " (not a service account)")
+                  : "user "
+                      + Echo.value(identity.username())
+                      + " ("
+                      + identity.notAServiceAccount().orElse("not a service account")
+                      + ")")
               + " may not call plugin-server, which admits only "
               + allowedText
               + ": run the connector with the token of an allowed service account, or add "

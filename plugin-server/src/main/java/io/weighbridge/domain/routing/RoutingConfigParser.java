@@ -1,6 +1,7 @@
 package io.weighbridge.domain.routing;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.weighbridge.domain.Echo;
 import io.weighbridge.domain.InvalidConfigException;
 import io.weighbridge.domain.Rollout;
 import io.weighbridge.domain.analysis.AnalysisConfig;
@@ -315,11 +316,13 @@ final class RoutingConfigParser {
           || !DNS_SUBDOMAIN.matcher(name.asText()).matches()) {
         throw invalid(
             at + "[" + i + "]",
-            "must be a rule name (lowercase letters, digits, '-' and '.'), not " + name,
+            "must be a rule name (lowercase letters, digits, '-' and '.'), not "
+                + Echo.value(name.toString()),
             "use the value of the rule's spec.rules[].name");
       }
       if (!names.add(name.asText())) {
-        throw invalid(at + "[" + i + "]", "repeats \"" + name.asText() + "\"", "list it once");
+        throw invalid(
+            at + "[" + i + "]", "repeats \"" + Echo.value(name.asText()) + "\"", "list it once");
       }
     }
     return List.copyOf(names);
@@ -501,7 +504,7 @@ final class RoutingConfigParser {
       String key = it.next();
       if (!known.contains(key)) {
         throw invalid(
-            path + "." + key,
+            path + "." + Echo.value(key),
             "is not a known key",
             "fix the spelling; known keys here are " + String.join(", ", known));
       }
@@ -514,7 +517,10 @@ final class RoutingConfigParser {
       return Optional.empty();
     }
     if (!v.isTextual()) {
-      throw invalid(path + "." + field, "must be a string (it is " + v + ")", "quote the value");
+      throw invalid(
+          path + "." + field,
+          "must be a string (it is " + Echo.value(v.toString()) + ")",
+          "quote the value");
     }
     return Optional.of(v.asText());
   }
@@ -531,7 +537,7 @@ final class RoutingConfigParser {
         throw invalid(
             path + "." + field,
             "\""
-                + s
+                + Echo.value(s)
                 + "\" is not a valid Kubernetes name (lowercase letters, digits and '-', at most "
                 + maxLength
                 + " characters)",

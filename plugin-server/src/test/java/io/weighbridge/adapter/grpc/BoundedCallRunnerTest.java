@@ -179,4 +179,48 @@ class BoundedCallRunnerTest {
     await().atMost(10, TimeUnit.SECONDS).until(() -> router.interrupted() == 1);
     assertThat(runner.abortAll("again")).isZero();
   }
+
+  @Test
+  @DisplayName(
+      "When the client's deadline leaves less than the bound, then the server answers first, with"
+          + " its reason (issue 11)")
+  void boundFollowsTheCallDeadline() throws Exception {
+    start(Duration.ofSeconds(30));
+    block();
+
+    assertThatThrownBy(
+            () ->
+                TrafficRouterGrpc.newBlockingStub(channel)
+                    .withDeadlineAfter(3, TimeUnit.SECONDS)
+                    .setWeight(
+                        SetWeightRequest.newBuilder()
+                            .setCaller(caller())
+                            .setRollout(rollout())
+                            .setDesiredWeight(10)
+                            .build()))
+        .satisfies(
+            thrown -> {
+              Status status = Status.fromThrowable(thrown);
+              assertThat(status.getCode()).isEqualTo(Status.Code.DEADLINE_EXCEEDED);
+              assertThat(status.getDescription())
+                  .startsWith("SetWeight for rollout demo/app did not finish within ")
+                  .contains("(the call's deadline less 1000 ms); see plugin-server logs");
+            });
+  }
+
+  @Test
+  @DisplayName("When the client's deadline leaves more than the bound, then the bound is kept")
+  void boundKeptUnderALongDeadline() throws Exception {
+    start(Duration.ofSeconds(5));
+    var timer = java.util.concurrent.Executors.newSingleThreadScheduledExecutor();
+    io.grpc.Context.CancellableContext context =
+        io.grpc.Context.current().withDeadlineAfter(60, TimeUnit.SECONDS, timer);
+    try {
+      assertThat(runner.boundOf(context)).isEqualTo(Duration.ofSeconds(5));
+      assertThat(runner.boundOf(io.grpc.Context.ROOT)).isEqualTo(Duration.ofSeconds(5));
+    } finally {
+      context.cancel(null);
+      timer.shutdownNow();
+    }
+  }
 }

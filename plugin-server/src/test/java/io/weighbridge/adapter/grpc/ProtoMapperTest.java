@@ -21,6 +21,7 @@ import io.weighbridge.fixtures.Requests;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -256,5 +257,70 @@ class ProtoMapperTest {
         .isEqualTo(TypeResponse.newBuilder().setType("Weighbridge").build());
     assertThatThrownBy(() -> mapper.typeResponse(null)).isInstanceOf(IllegalStateException.class);
     assertThatThrownBy(() -> mapper.typeResponse("")).isInstanceOf(IllegalStateException.class);
+  }
+
+  @Nested
+  @DisplayName("When the Rollout JSON is hostile (issue 11)")
+  class HostileJson {
+
+    private String nested(int depth) {
+      return "{\"metadata\":{\"namespace\":\"demo\",\"name\":\"app\"},\"spec\":"
+          + "{\"a\":".repeat(depth)
+          + "1"
+          + "}".repeat(depth)
+          + "}";
+    }
+
+    @Test
+    @DisplayName(
+        "When it nests 5,000 deep, then INVALID_ARGUMENT names the byte and the JSON path, bounded")
+    void deepNestingIsInvalidWithPath() {
+      assertThatThrownBy(() -> mapper.rollout("SetWeight", true, Requests.rollout(nested(5000))))
+          .isInstanceOf(InvalidConfigException.class)
+          .hasMessageContaining("nesting depth")
+          .hasMessageContaining("at byte ")
+          .hasMessageContaining("JSON path /spec/a/a/a")
+          .hasMessageContaining("characters cut")
+          .satisfies(e -> assertThat(e.getMessage()).hasSizeLessThan(1000));
+    }
+
+    @Test
+    @DisplayName("When it nests 400 deep, then it is read")
+    void moderateNestingIsRead() {
+      assertThat(mapper.rollout("SetWeight", true, Requests.rollout(nested(400))).json().isObject())
+          .isTrue();
+    }
+
+    @Test
+    @DisplayName("When its metadata.namespace differs from the request's, then it is refused")
+    void namespaceMismatch() {
+      String json =
+          Requests.ROLLOUT_JSON.replace("\"namespace\":\"demo\"", "\"namespace\":\"prod\"");
+
+      assertThatThrownBy(() -> mapper.rollout("SetWeight", true, Requests.rollout(json)))
+          .isInstanceOf(InvalidConfigException.class)
+          .hasMessageContaining("metadata.namespace is 'prod', not the request's 'demo'");
+    }
+
+    @Test
+    @DisplayName("When its metadata.name differs from the request's, then it is refused")
+    void nameMismatch() {
+      String json = Requests.ROLLOUT_JSON.replace("\"name\":\"app\"", "\"name\":\"other\"");
+
+      assertThatThrownBy(() -> mapper.rollout("SetWeight", true, Requests.rollout(json)))
+          .isInstanceOf(InvalidConfigException.class)
+          .hasMessageContaining("metadata.name is 'other', not the request's 'app'");
+    }
+
+    @Test
+    @DisplayName("When a 1 MiB name is echoed, then the message stays short")
+    void hugeNameIsBounded() {
+      String huge = "x".repeat(1 << 20);
+      var proto = Requests.rollout("[").toBuilder().setName(huge).build();
+
+      assertThatThrownBy(() -> mapper.rollout("SetWeight", true, proto))
+          .isInstanceOf(InvalidConfigException.class)
+          .satisfies(e -> assertThat(e.getMessage()).hasSizeLessThan(1000));
+    }
   }
 }

@@ -24,7 +24,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The adapter on a cluster that serves HTTPRoute only as v1beta1. No upstream bundle does that, so
- * the CRD is derived at test time from the shared Gateway API v1.0.0 standard HTTPRoute CRD by
+ * the CRD is derived at test time from the pinned Gateway API v1.0.0 standard HTTPRoute CRD by
  * dropping its v1 version (v1beta1 is that bundle's storage version). The derived CRD goes into a
  * server of this class's own, not into a server shared with other tests.
  */

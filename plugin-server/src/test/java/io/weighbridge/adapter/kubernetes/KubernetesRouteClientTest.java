@@ -24,6 +24,7 @@ import io.weighbridge.domain.UnavailableException;
 import io.weighbridge.domain.routing.ObservedRoute;
 import io.weighbridge.domain.routing.RouteId;
 import io.weighbridge.domain.routing.RouteKind;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -279,6 +280,38 @@ class KubernetesRouteClientTest {
     assertThat(weight(result, 1)).isEqualTo(20);
     assertThat(calls.count(Verb.PATCH, "httproutes")).isEqualTo(2);
     assertThat(calls.count(Verb.GET, "httproutes")).isEqualTo(1);
+  }
+
+  @Test
+  @DisplayName(
+      "When a slow first attempt used up the retry budget, then a conflict still gets a second"
+          + " attempt (issue 11)")
+  void conflictAfterSpentBudgetGetsASecondAttempt() {
+    // A zero budget stands for a first PATCH that took longer than the whole budget.
+    KubernetesRouteClient.Settings d = KubernetesRouteClient.Settings.defaults();
+    KubernetesRouteClient spent =
+        adapter(
+            client,
+            new KubernetesRouteClient.Settings(
+                d.scope(),
+                d.initialSyncTimeout(),
+                d.rediscoveryInterval(),
+                d.maxPatchAttempts(),
+                Duration.ZERO,
+                d.serviceCacheTtl(),
+                d.schemaCacheTtl()));
+    spent.get(WEB);
+    server
+        .expect()
+        .patch()
+        .withPath(MockGatewayApi.patchPath("v1", "HTTPRoute", NS, "web"))
+        .andReturn(409, MockGatewayApi.failure(409, "Conflict", "the object has been modified"))
+        .once();
+
+    ObservedRoute result = spent.patch(WEB, current -> setWeights(80, 20));
+
+    assertThat(weight(result, 1)).isEqualTo(20);
+    assertThat(calls.count(Verb.PATCH, "httproutes")).isEqualTo(2);
   }
 
   @Test

@@ -4,22 +4,30 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import io.fabric8.kubernetes.api.model.NamespaceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBindingBuilder;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBuilder;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRuleBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.weighbridge.domain.PermissionDeniedException;
 import io.weighbridge.domain.UnauthenticatedException;
 import io.weighbridge.domain.UnavailableException;
+import io.weighbridge.domain.auth.CallerGate;
 import io.weighbridge.domain.auth.Identity;
 import io.weighbridge.domain.auth.ServiceAccount;
 import io.weighbridge.testkit.KubeApiServer;
 import io.weighbridge.testkit.TestNamespace;
 import io.weighbridge.testkit.WithKubeApiServer;
 import java.util.List;
+import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -174,6 +182,103 @@ class TokenReviewAuthenticatorIT {
     } finally {
       admin.rbac().clusterRoleBindings().withName(role).delete();
       admin.rbac().clusterRoles().withName(role).delete();
+    }
+  }
+
+  @Nested
+  @DisplayName("When a caller is judged by its groups and Pod binding (issue 11)")
+  class BeyondTheName {
+
+    private CallerGate gateAllowingArgo(KubernetesClient admin) {
+      return new CallerGate(
+          new TokenReviewAuthenticator(admin, List.of()),
+          CallerGate.Settings.allowing(
+              Set.of(new ServiceAccount("argo-rollouts", "argo-rollouts"))),
+          refusal -> {});
+    }
+
+    @Test
+    @DisplayName(
+        "When a static-token user is named system:serviceaccount:argo-rollouts:argo-rollouts,"
+            + " then the API server accepts the token but plugin-server refuses the caller")
+    void lookalikeRefused(KubeApiServer server, KubernetesClient admin) {
+      Identity reviewed =
+          new TokenReviewAuthenticator(admin, List.of()).authenticate(server.lookalikeToken());
+      assertThat(reviewed.username()).isEqualTo(KubeApiServer.LOOKALIKE_USER);
+      assertThat(reviewed.groups()).doesNotContain("system:serviceaccounts");
+
+      assertThatThrownBy(
+              () -> gateAllowingArgo(admin).admit(Optional.of("Bearer " + server.lookalikeToken())))
+          .isInstanceOf(PermissionDeniedException.class)
+          .hasMessageContaining("named like a service account but not in its group(s)");
+    }
+
+    @Test
+    @DisplayName(
+        "When the real argo-rollouts ServiceAccount's token (Pod-bound or not) is used, then it is"
+            + " admitted")
+    void realServiceAccountAdmitted(KubeApiServer server, KubernetesClient admin) {
+      admin
+          .namespaces()
+          .resource(
+              new NamespaceBuilder()
+                  .withNewMetadata()
+                  .withName("argo-rollouts")
+                  .endMetadata()
+                  .build())
+          .serverSideApply();
+      String plain = token(server, "argo-rollouts", "argo-rollouts");
+      Pod pod =
+          admin
+              .pods()
+              .inNamespace("argo-rollouts")
+              .resource(
+                  new PodBuilder()
+                      .withNewMetadata()
+                      .withGenerateName("argo-rollouts-")
+                      .endMetadata()
+                      .withNewSpec()
+                      .withServiceAccountName("argo-rollouts")
+                      .addNewContainer()
+                      .withName("controller")
+                      .withImage("quay.io/argoproj/argo-rollouts:v1.9.1")
+                      .endContainer()
+                      .endSpec()
+                      .build())
+              .create();
+      try {
+        String podBound =
+            admin
+                .serviceAccounts()
+                .inNamespace("argo-rollouts")
+                .withName("argo-rollouts")
+                .tokenRequest(
+                    new TokenRequestBuilder()
+                        .withNewSpec()
+                        .withExpirationSeconds(600L)
+                        .withNewBoundObjectRef()
+                        .withApiVersion("v1")
+                        .withKind("Pod")
+                        .withName(pod.getMetadata().getName())
+                        .withUid(pod.getMetadata().getUid())
+                        .endBoundObjectRef()
+                        .endSpec()
+                        .build())
+                .getStatus()
+                .getToken();
+        Identity bound = new TokenReviewAuthenticator(admin, List.of()).authenticate(podBound);
+        assertThat(bound.extra())
+            .containsEntry(Identity.POD_NAME, List.of(pod.getMetadata().getName()))
+            .containsEntry(Identity.POD_UID, List.of(pod.getMetadata().getUid()));
+
+        CallerGate gate = gateAllowingArgo(admin);
+        assertThat(gate.admit(Optional.of("Bearer " + plain)))
+            .isEqualTo(new ServiceAccount("argo-rollouts", "argo-rollouts"));
+        assertThat(gate.admit(Optional.of("Bearer " + podBound)))
+            .isEqualTo(new ServiceAccount("argo-rollouts", "argo-rollouts"));
+      } finally {
+        admin.pods().inNamespace("argo-rollouts").resource(pod).withGracePeriod(0).delete();
+      }
     }
   }
 }

@@ -15,18 +15,43 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.DisplayName;
+import org.junit.jupiter.api.Nested;
 import org.junit.jupiter.api.Test;
 
 class CallerGateTest {
   private static final ServiceAccount ARGO = new ServiceAccount("argo-rollouts", "argo-rollouts");
 
+  /** What the API server's TokenReview says of a ServiceAccount's token. */
+  static Identity serviceAccountToken(ServiceAccount account) {
+    return new Identity(
+        account.username(),
+        List.of(
+            "system:serviceaccounts",
+            "system:serviceaccounts:" + account.namespace(),
+            "system:authenticated"));
+  }
+
   /** Tokens the fake cluster knows, by token. */
   private final Map<String, Identity> issued =
       Map.of(
           "argo-token",
-          new Identity(ARGO.username(), List.of("system:serviceaccounts")),
+          serviceAccountToken(ARGO),
           "intruder-token",
-          new Identity("system:serviceaccount:default:intruder", List.of()),
+          serviceAccountToken(new ServiceAccount("default", "intruder")),
+          "lookalike-token",
+          new Identity(ARGO.username(), List.of("system:authenticated")),
+          "half-lookalike-token",
+          new Identity(ARGO.username(), List.of("system:authenticated", "system:serviceaccounts")),
+          "pod-bound-token",
+          new Identity(
+              ARGO.username(),
+              serviceAccountToken(ARGO).groups(),
+              Map.of(Identity.POD_NAME, List.of("argo-0"), Identity.POD_UID, List.of("uid-1"))),
+          "broken-pod-bound-token",
+          new Identity(
+              ARGO.username(),
+              serviceAccountToken(ARGO).groups(),
+              Map.of(Identity.POD_NAME, List.of("argo-0"))),
           "user-token",
           new Identity("alice@example.com", List.of("system:authenticated")));
 
@@ -203,5 +228,45 @@ class CallerGateTest {
     assertThatThrownBy(() -> ServiceAccount.parse("ns"))
         .hasMessageContaining("is not <namespace>:<name>");
     assertThatThrownBy(() -> ServiceAccount.parse("NS:x")).hasMessageContaining("lower-case");
+  }
+
+  @Nested
+  @DisplayName("When a caller is named like the allowed ServiceAccount (issue 11)")
+  class Lookalikes {
+
+    @Test
+    @DisplayName(
+        "When it lacks the service-account groups, then PERMISSION_DENIED says it is not one")
+    void lookalikeRefused() {
+      assertThatThrownBy(() -> gate().admit(Optional.of("Bearer lookalike-token")))
+          .isInstanceOf(PermissionDeniedException.class)
+          .hasMessageStartingWith(
+              "user system:serviceaccount:argo-rollouts:argo-rollouts (named like a service"
+                  + " account but not in its group(s) system:serviceaccounts,"
+                  + " system:serviceaccounts:argo-rollouts");
+      assertThat(refusals).containsExactly(Refusal.NOT_ALLOWED);
+    }
+
+    @Test
+    @DisplayName("When it lacks only the namespace's group, then it is refused too")
+    void halfLookalikeRefused() {
+      assertThatThrownBy(() -> gate().admit(Optional.of("Bearer half-lookalike-token")))
+          .isInstanceOf(PermissionDeniedException.class)
+          .hasMessageContaining("not in its group(s) system:serviceaccounts:argo-rollouts,");
+    }
+
+    @Test
+    @DisplayName("When a Pod-bound token names its Pod and UID, then it is admitted")
+    void podBoundAdmitted() {
+      assertThat(gate().admit(Optional.of("Bearer pod-bound-token"))).isEqualTo(ARGO);
+    }
+
+    @Test
+    @DisplayName("When a Pod-bound token names a Pod without its UID, then it is refused")
+    void brokenPodBindingRefused() {
+      assertThatThrownBy(() -> gate().admit(Optional.of("Bearer broken-pod-bound-token")))
+          .isInstanceOf(PermissionDeniedException.class)
+          .hasMessageContaining("Pod binding is incomplete");
+    }
   }
 }

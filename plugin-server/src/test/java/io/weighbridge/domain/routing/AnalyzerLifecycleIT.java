@@ -11,6 +11,7 @@ import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import io.weighbridge.adapter.kubernetes.KubernetesLeaderElection;
 import io.weighbridge.adapter.kubernetes.KubernetesRolloutActions;
 import io.weighbridge.adapter.kubernetes.KubernetesRolloutWatcher;
@@ -224,7 +225,8 @@ class AnalyzerLifecycleIT {
     e.router.addWeightListener(c::weightSet);
     e.router.addWeightVeto(c::vetoCanary);
     KubernetesRolloutWatcher watcher =
-        new KubernetesRolloutWatcher(admin, c::rolloutObserved, c::rolloutDeleted);
+        new KubernetesRolloutWatcher(
+            admin, c::rolloutObserved, c::rolloutDeleted, new SimpleMeterRegistry());
     watcher.start();
     c.start();
     toClose.add(watcher);

@@ -18,7 +18,6 @@ import io.weighbridge.domain.VerifyResult;
 import io.weighbridge.domain.WeighbridgeException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -158,26 +157,9 @@ final class EngineSupport implements AutoCloseable {
     return create(object, ns);
   }
 
-  /** The documents of an example manifest in shared/examples. */
+  /** The documents of an example manifest ({@link Fixtures#example}). */
   static List<ObjectNode> example(String relativePath) {
-    try {
-      String text = Files.readString(Fixtures.shared().resolve("examples").resolve(relativePath));
-      List<ObjectNode> out = new ArrayList<>();
-      tools.jackson.dataformat.yaml.YAMLMapper yaml =
-          tools.jackson.dataformat.yaml.YAMLMapper.builder().build();
-      for (String doc : text.split("(?m)^---\\s*$")) {
-        if (doc.isBlank()) {
-          continue;
-        }
-        tools.jackson.databind.JsonNode node = yaml.readTree(doc);
-        if (node != null && node.has("kind")) {
-          out.add((ObjectNode) Fixtures.MAPPER.readTree(node.toString()));
-        }
-      }
-      return out;
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    return Fixtures.example(relativePath);
   }
 
   /** The first document of {@code kind} in an example manifest. */

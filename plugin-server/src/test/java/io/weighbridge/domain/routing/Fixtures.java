@@ -8,15 +8,15 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.weighbridge.domain.Caller;
 import io.weighbridge.domain.Rollout;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * The one factory for test objects: Rollouts with plugin configuration, routes of every kind in the
- * shapes the Gateway API CRDs (v1, v1beta1, v1alpha2) and the shared examples use, and Services.
+ * shapes the Gateway API CRDs (v1, v1beta1, v1alpha2) and the example manifests use, and Services.
  */
 final class Fixtures {
 
@@ -38,47 +38,41 @@ final class Fixtures {
 
   private Fixtures() {}
 
-  // ---- shared examples (/work/shared/examples, copied from the incumbent) ----
+  // ---- manifests in the shapes incumbent users write (test resources examples/, our own) ----
 
-  /** The shared folder: env WEIGHBRIDGE_SHARED, else the nearest ancestor's shared/ with crds/. */
-  static Path shared() {
-    String env = System.getenv("WEIGHBRIDGE_SHARED");
-    if (env != null && !env.isBlank()) {
-      return Path.of(env);
-    }
-    for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-      if (Files.isDirectory(dir.resolve("shared").resolve("crds"))) {
-        return dir.resolve("shared");
+  /** The documents of the example manifest {@code examples/<relativePath>} (test resources). */
+  static List<ObjectNode> example(String relativePath) {
+    String resource = "/examples/" + relativePath;
+    try (InputStream in = Fixtures.class.getResourceAsStream(resource)) {
+      if (in == null) {
+        throw new IllegalStateException("no test resource " + resource);
       }
+      String text = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      List<ObjectNode> out = new ArrayList<>();
+      for (String doc : text.split("(?m)^---\\s*$")) {
+        tools.jackson.databind.JsonNode node = doc.isBlank() ? null : YAML.readTree(doc);
+        if (node != null && node.has("kind")) {
+          out.add((ObjectNode) MAPPER.readTree(node.toString()));
+        }
+      }
+      return out;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
     }
-    throw new IllegalStateException(
-        "shared/ (with crds/ and examples/) not found above "
-            + Path.of("").toAbsolutePath()
-            + ": set WEIGHBRIDGE_SHARED");
   }
 
   /** The first route in an example manifest, namespace defaulted to {@link #NS}. */
   static ObjectNode exampleRoute(String relativePath) {
-    try {
-      String text = Files.readString(shared().resolve("examples").resolve(relativePath));
-      for (String doc : text.split("(?m)^---\\s*$")) {
-        if (doc.isBlank()) {
-          continue;
-        }
-        tools.jackson.databind.JsonNode node = YAML.readTree(doc);
-        if (node != null && node.path("kind").asString("").endsWith("Route")) {
-          ObjectNode route = (ObjectNode) MAPPER.readTree(node.toString());
-          ObjectNode meta = (ObjectNode) route.path("metadata");
-          if (!meta.has("namespace")) {
-            meta.put("namespace", NS);
-          }
-          return route;
-        }
-      }
-      throw new IllegalStateException("no route in " + relativePath);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
+    ObjectNode route =
+        example(relativePath).stream()
+            .filter(doc -> doc.path("kind").asText().endsWith("Route"))
+            .findFirst()
+            .orElseThrow(() -> new IllegalStateException("no route in " + relativePath));
+    ObjectNode meta = (ObjectNode) route.path("metadata");
+    if (!meta.has("namespace")) {
+      meta.put("namespace", NS);
     }
+    return route;
   }
 
   private static final tools.jackson.dataformat.yaml.YAMLMapper YAML =

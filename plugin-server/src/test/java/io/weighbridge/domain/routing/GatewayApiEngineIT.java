@@ -43,7 +43,7 @@ import org.junit.jupiter.api.Test;
 /**
  * The routing engine with the Kubernetes adapter on a real kube-apiserver with Gateway API v1.5.1
  * experimental (CORS, rule names, mirror percent, TCPRoute/TLSRoute): issue 3 items 2-8, the
- * incumbent's regressions, and the shared examples as fixtures.
+ * incumbent's regressions, and manifests in the shapes incumbent users write as fixtures.
  */
 @WithKubeApiServer(gatewayApi = "v1.5.1-experimental")
 class GatewayApiEngineIT {

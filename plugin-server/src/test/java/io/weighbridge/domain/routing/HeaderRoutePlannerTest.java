@@ -213,7 +213,7 @@ class HeaderRoutePlannerTest {
     @Test
     @DisplayName("When the CRD has no rule names, then the rule is found by fingerprint")
     void withoutRuleNames() {
-      ObjectNode route = Fixtures.exampleRoute("linkerd-header-based/httproute.yaml");
+      ObjectNode route = Fixtures.exampleRoute("linkerd/httproute.yaml");
       RouteContext ctx = context(id(route), List.of(), false, false);
 
       Planning.Result set =
@@ -247,7 +247,7 @@ class HeaderRoutePlannerTest {
     @DisplayName(
         "When the API server added defaults to our rule, then it still counts as unchanged")
     void defaultsDoNotCountAsChange() {
-      ObjectNode route = Fixtures.exampleRoute("linkerd-header-based/httproute.yaml");
+      ObjectNode route = Fixtures.exampleRoute("linkerd/httproute.yaml");
       RouteContext ctx = context(id(route), List.of(), false, false);
       Planning.Result set = Planning.run(route, ctx, header(ctx, "beta", exact("X-Test", "1")));
       ObjectNode defaulted = set.after().deepCopy();
@@ -296,7 +296,7 @@ class HeaderRoutePlannerTest {
     @Test
     @DisplayName("When the route's canary backend moves, then the header rules follow")
     void headerRuleFollowsCanaryPort() {
-      ObjectNode route = Fixtures.exampleRoute("linkerd-header-based/httproute.yaml");
+      ObjectNode route = Fixtures.exampleRoute("linkerd/httproute.yaml");
       RouteContext ctx = context(id(route));
       Planning.Result set = Planning.run(route, ctx, header(ctx, "beta", exact("X-Test", "1")));
       ObjectNode moved = set.after().deepCopy();

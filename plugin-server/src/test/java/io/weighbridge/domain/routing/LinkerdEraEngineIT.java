@@ -100,7 +100,7 @@ class LinkerdEraEngineIT {
 
     MirrorRoute mirror =
         new MirrorRoute(
-            "argo-rollouts",
+            "shadow",
             List.of(new RequestMatch(null, new StringMatch("", "/api", ""), Map.of())),
             25);
     assertThatThrownBy(() -> e.router.setMirrorRoute(incumbent, rollout, mirror))
