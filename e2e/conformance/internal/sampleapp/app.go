@@ -2,7 +2,12 @@
 // Services checkout (the mesh front), checkout-stable and checkout-canary, a Traefik Gateway, the
 // north/south HTTPRoute checkout-web (Gateway parent), the east/west HTTPRoute checkout-mesh and GRPCRoute
 // checkout-grpc (Service parent, Linkerd's GAMMA), and the Rollout checkout over all three; plus the waits
-// and actions both drive it with (release, promote, await a step or the routes' weights, time-to-revert).
+// and actions both drive it with (release, promote, await a step or the routes' weights, time-to-revert, the
+// split real Traefik applies).
+//
+// The pods are KWOK's, served by the cluster's pod server at their own IPs: each answers as its version (the
+// image tag) and fails the share of requests its template's podserver.ErrorRateAnnotation says, so a bad
+// release is a pod template that fails, as in real life.
 package sampleapp
 
 import (
@@ -20,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/cluster"
+	"github.com/weighbridge/weighbridge/e2e/conformance/internal/podserver"
 )
 
 // Names of the app's Services and Rollout.
@@ -47,7 +53,12 @@ type App struct {
 	NS     string
 	Routes []cluster.RouteRef
 	TL     *cluster.Timeline
+	// Traffic is the real north/south traffic through Traefik (nil until Serve).
+	Traffic *cluster.Traffic
 }
+
+// Host is the hostname of the north/south HTTPRoute checkout-web of the app in namespace ns.
+func Host(ns string) string { return "checkout." + ns + ".example.com" }
 
 // Install creates the app in namespace ns, starts its Timeline and waits until revision 1 is Healthy. On error
 // the returned App (when not nil) has a Timeline the caller still stops.
@@ -120,7 +131,7 @@ func routeObjects(ns string) []object {
 			"metadata": map[string]any{"name": "checkout-web", "namespace": ns},
 			"spec": map[string]any{
 				"parentRefs": []any{map[string]any{"name": "traefik-gateway", "sectionName": "web"}},
-				"hostnames":  []any{"checkout.example.com"},
+				"hostnames":  []any{Host(ns)},
 				"rules": []any{map[string]any{
 					"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": "/"}}},
 					"backendRefs": backends(80),
@@ -166,7 +177,8 @@ func rolloutObject(ns string, o Options) *v1alpha1.Rollout {
 			Replicas: Ptr(int32(2)),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout"}},
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout"},
+					Annotations: map[string]string{podserver.ErrorRateAnnotation: "0"}},
 				Spec: corev1.PodSpec{
 					// No scheduler runs: the Pods go straight to KWOK's node, which makes them Running and Ready.
 					NodeName:                     cluster.NodeName,
@@ -189,13 +201,20 @@ func rolloutObject(ns string, o Options) *v1alpha1.Rollout {
 	}
 }
 
-// Release changes the image to version, which starts a canary.
+// Release changes the image to version (a healthy one: its pods fail no request), which starts a canary.
 func (a *App) Release(ctx context.Context, version string) error {
-	patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"checkout","image":"registry.example.com/checkout:%s"}]}}}}`, version)
+	return a.ReleaseFailing(ctx, version, 0)
+}
+
+// ReleaseFailing changes the image to version whose pods fail errorRate (0..1) of their requests.
+func (a *App) ReleaseFailing(ctx context.Context, version string, errorRate float64) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:"%g"}},`+
+		`"spec":{"containers":[{"name":"checkout","image":"registry.example.com/checkout:%s"}]}}}}`,
+		podserver.ErrorRateAnnotation, errorRate, version)
 	if _, err := a.C.Argo.ArgoprojV1alpha1().Rollouts(a.NS).Patch(ctx, Rollout, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("update the image of rollout %s/%s: %w", a.NS, Rollout, err)
 	}
-	a.TL.Note("image -> %s (canary starts)", version)
+	a.TL.Note("image -> %s, its pods fail %g%% of requests (canary starts)", version, 100*errorRate)
 	return nil
 }
 
@@ -445,17 +464,67 @@ func ErrorRateAnalysis() map[string]any {
 	}
 }
 
-// Serve makes the cluster's data plane send perRoute requests per second through each route of the app, split
-// by the routes' live weights, with the given behaviour of the stable and canary Services.
-func (a *App) Serve(perRoute float64, stable, canary cluster.Behaviour) {
-	dp := a.C.DataPlane
-	for _, r := range a.Routes {
-		dp.Follow(r, perRoute)
+// Serve sends gatewayRate real requests per second through Traefik to the north/south route checkout-web
+// (answered by the pods, as their versions), and, when the cluster has the simulated east/west data plane,
+// meshRate simulated requests per second through each east/west route, whose backends answer healthily (the
+// simulated mesh knows no versions: a bad version is seen by Traefik's real metrics only).
+func (a *App) Serve(gatewayRate, meshRate float64) {
+	a.Traffic = a.C.SendTraffic(Host(a.NS), gatewayRate)
+	note := fmt.Sprintf("traffic: %.0f req/s through Traefik to %s", gatewayRate, Host(a.NS))
+	if dp := a.C.DataPlane; dp != nil {
+		for _, r := range a.Routes {
+			dp.Follow(r, meshRate) // ignores the Gateway-parented route
+		}
+		healthy := cluster.Behaviour{ErrorRate: 0.001, MedianLatency: 20 * time.Millisecond}
+		dp.Behave(a.NS, StableSvc, healthy)
+		dp.Behave(a.NS, CanarySvc, healthy)
+		note += fmt.Sprintf("; simulated Linkerd: %.0f req/s per east/west route, healthy", meshRate)
 	}
-	dp.Behave(a.NS, StableSvc, stable)
-	dp.Behave(a.NS, CanarySvc, canary)
-	a.TL.Note("data plane: %.0f req/s per route; stable fails %.1f%%, canary fails %.1f%%", perRoute,
-		100*stable.ErrorRate, 100*canary.ErrorRate)
+	a.TL.Note("%s", note)
+}
+
+// Stop ends the app's traffic and its Timeline.
+func (a *App) Stop() {
+	if a.Traffic != nil {
+		a.Traffic.Stop()
+	}
+	a.TL.Stop()
+}
+
+// MeasureSplit waits until Traefik has applied the route's current weights (cluster.TraefikThrottle after the
+// wait, plus a margin), then counts window of the real traffic through Traefik and judges the share the canary
+// version served against the canary weight of checkout-web (out of total), which must not change meanwhile.
+// The split goes into the timeline; an error when it is outside the binomial tolerance.
+func (a *App) MeasureSplit(ctx context.Context, canaryVersion string, total int64, window time.Duration) (cluster.Split, error) {
+	if a.Traffic == nil {
+		return cluster.Split{}, fmt.Errorf("no traffic through Traefik: call Serve first")
+	}
+	web := a.Routes[0]
+	before, err := a.C.RouteWeights(ctx, web.GVR, web.Namespace, web.Name)
+	if err != nil {
+		return cluster.Split{}, err
+	}
+	if err := sleep(ctx, cluster.TraefikThrottle+500*time.Millisecond); err != nil {
+		return cluster.Split{}, err
+	}
+	start := a.Traffic.Counts()
+	if err := sleep(ctx, window); err != nil {
+		return cluster.Split{}, err
+	}
+	counts := a.Traffic.Counts().Sub(start)
+	after, err := a.C.RouteWeights(ctx, web.GVR, web.Namespace, web.Name)
+	if err != nil {
+		return cluster.Split{}, err
+	}
+	if before.String() != after.String() {
+		return cluster.Split{}, fmt.Errorf("%s changed from %s to %s while the split was measured: the step was too short to measure", web, before, after)
+	}
+	s := cluster.NewSplit(counts, canaryVersion, after.Backends[CanarySvc], total)
+	a.TL.Note("Traefik split: %s", s)
+	if !s.OK() {
+		return s, fmt.Errorf("the split through Traefik is outside the tolerance: %s", s)
+	}
+	return s, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
