@@ -11,17 +11,21 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/podserver"
 )
 
-// Traffic sends a steady rate of real HTTP requests through Traefik (the Gateway's entry point, with the
-// route's hostname) and counts the answers by the version that served them (podserver.VersionHeader), so a test
+// Traffic sends a steady rate of real HTTP requests or gRPC calls through Traefik (the Gateway's entry point,
+// with the route's hostname) and counts the answers by the version that served them (podserver's headers), so a test
 // sees the split Traefik applied, and Traefik's own metrics, scraped by Prometheus, carry what the analyzer
 // judges.
 type Traffic struct {
-	url, host string
-	cancel    context.CancelFunc
-	done      chan struct{}
+	cancel context.CancelFunc
+	done   chan struct{}
 
 	mu     sync.Mutex
 	counts Counts
@@ -88,14 +92,55 @@ func (c Counts) String() string {
 	return strings.Join(parts, " ")
 }
 
-// SendTraffic starts rate requests per second to host through Traefik, spread over 8 connections, until Stop.
-// A request that finds every connection busy is skipped (the rate is an upper bound, never a backlog).
+// SendTraffic starts rate HTTP requests per second to host through Traefik, spread over 8 connections, until
+// Stop. A request that finds every connection busy is skipped (the rate is an upper bound, never a backlog).
 func (c *Cluster) SendTraffic(host string, rate float64) *Traffic {
-	ctx, cancel := context.WithCancel(context.Background())
-	t := &Traffic{url: c.Traefik.URL + "/", host: host, cancel: cancel, done: make(chan struct{}),
-		counts: Counts{Served: map[string]int64{}, Failed: map[string]int64{}}}
 	const workers = 8
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: workers}}
+	url := c.Traefik.URL + "/"
+	return startTraffic(rate, workers, func(ctx context.Context) (string, bool) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req.Host = host
+		resp, err := client.Do(req)
+		if err != nil {
+			return "", false
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.Header.Get(podserver.VersionHeader), resp.StatusCode >= 500
+	}, func() {})
+}
+
+// SendGRPCTraffic starts rate gRPC calls per second (grpc.health.v1.Health/Check, h2c) to host through
+// Traefik's entry point, over one HTTP/2 connection, until Stop; a call fails when its status is not OK. Skipped
+// calls as in SendTraffic.
+func (c *Cluster) SendGRPCTraffic(host string, rate float64) (*Traffic, error) {
+	conn, err := grpc.NewClient(strings.TrimPrefix(c.Traefik.URL, "http://"),
+		grpc.WithTransportCredentials(insecure.NewCredentials()), grpc.WithAuthority(host))
+	if err != nil {
+		return nil, fmt.Errorf("gRPC client for %s through Traefik: %w", host, err)
+	}
+	health := healthpb.NewHealthClient(conn)
+	return startTraffic(rate, 8, func(ctx context.Context) (string, bool) {
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		var header metadata.MD
+		_, err := health.Check(ctx, &healthpb.HealthCheckRequest{}, grpc.Header(&header))
+		versions := header.Get(podserver.GRPCVersionKey)
+		if len(versions) == 0 {
+			return "", false // Traefik answered itself (no route, no endpoint) or the call never left
+		}
+		return versions[0], err != nil
+	}, func() { _ = conn.Close() }), nil
+}
+
+// startTraffic runs call rate times per second on workers goroutines until Stop, counting what it returns: the
+// version that answered ("" when no pod did) and whether the answer was a failure. closeFn runs after the last
+// call.
+func startTraffic(rate float64, workers int, call func(ctx context.Context) (version string, failed bool), closeFn func()) *Traffic {
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Traffic{cancel: cancel, done: make(chan struct{}),
+		counts: Counts{Served: map[string]int64{}, Failed: map[string]int64{}}}
 	ticks := make(chan struct{})
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
@@ -103,12 +148,16 @@ func (c *Cluster) SendTraffic(host string, rate float64) *Traffic {
 		go func() {
 			defer wg.Done()
 			for range ticks {
-				t.one(ctx, client)
+				version, failed := call(ctx)
+				if ctx.Err() == nil {
+					t.count(version, failed)
+				}
 			}
 		}()
 	}
 	go func() {
 		defer close(t.done)
+		defer closeFn()
 		defer wg.Wait()
 		defer close(ticks)
 		interval := time.Duration(float64(time.Second) / rate)
@@ -133,21 +182,7 @@ func (c *Cluster) SendTraffic(host string, rate float64) *Traffic {
 	return t
 }
 
-func (t *Traffic) one(ctx context.Context, client *http.Client) {
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
-	req.Host = t.host
-	resp, err := client.Do(req)
-	version := ""
-	failed := false
-	if err == nil {
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		version = resp.Header.Get(podserver.VersionHeader)
-		failed = resp.StatusCode >= 500
-	}
-	if ctx.Err() != nil {
-		return
-	}
+func (t *Traffic) count(version string, failed bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if version == "" {

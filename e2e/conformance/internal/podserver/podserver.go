@@ -8,6 +8,11 @@
 // the pod's first container image, and it fails the share of requests its template's ErrorRateAnnotation
 // names (evenly spread, not random: after n requests a pod has failed round(n * rate) of them). Every answer
 // carries VersionHeader and PodHeader, so a client sees which version and pod served it.
+//
+// On GRPCListenEnv (default ":9000", the pods' gRPC port) the same process serves gRPC (h2c) as every pod: the
+// standard health service (grpc.health.v1.Health/Check) answers SERVING, or fails with UNAVAILABLE for the share
+// of calls the pod's GRPCErrorRateAnnotation names (evenly spread the same way). Its response header metadata
+// carries the version and pod (GRPCVersionKey, GRPCPodKey).
 package podserver
 
 import (
@@ -24,6 +29,12 @@ import (
 	"syscall"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -38,8 +49,21 @@ const Env = "WEIGHBRIDGE_PODSERVER_KUBECONFIG"
 // ListenEnv is the address list the pod server listens on (comma-separated, default ":8080").
 const ListenEnv = "WEIGHBRIDGE_PODSERVER_LISTEN"
 
-// ErrorRateAnnotation on a pod (from its template) is the share of requests, 0..1, the pod fails with 503.
+// ErrorRateAnnotation on a pod (from its template) is the share of HTTP requests, 0..1, the pod fails with 503.
 const ErrorRateAnnotation = "e2e.weighbridge.io/error-rate"
+
+// GRPCErrorRateAnnotation on a pod (from its template) is the share of gRPC calls, 0..1, the pod fails with
+// UNAVAILABLE (the HTTP answer stays 200, as gRPC's does: only the grpc-status trailer tells).
+const GRPCErrorRateAnnotation = "e2e.weighbridge.io/grpc-error-rate"
+
+// GRPCListenEnv is the address list the pod server serves gRPC on (comma-separated, default ":9000").
+const GRPCListenEnv = "WEIGHBRIDGE_PODSERVER_GRPC_LISTEN"
+
+// Response header metadata of every gRPC answer.
+const (
+	GRPCVersionKey = "x-weighbridge-version"
+	GRPCPodKey     = "x-weighbridge-pod"
+)
 
 // Headers of every answer.
 const (
@@ -57,17 +81,21 @@ func MaybeRun() {
 	if listen == "" {
 		listen = ":8080"
 	}
+	grpcListen := os.Getenv(GRPCListenEnv)
+	if grpcListen == "" {
+		grpcListen = ":9000"
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	if err := Run(ctx, kubeconfig, strings.Split(listen, ",")); err != nil {
+	if err := Run(ctx, kubeconfig, strings.Split(listen, ","), strings.Split(grpcListen, ",")); err != nil {
 		fmt.Fprintf(os.Stderr, "podserver: %v\n", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-// Run serves until ctx ends.
-func Run(ctx context.Context, kubeconfig string, addrs []string) error {
+// Run serves HTTP on addrs and gRPC on grpcAddrs until ctx ends.
+func Run(ctx context.Context, kubeconfig string, addrs, grpcAddrs []string) error {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return fmt.Errorf("read kubeconfig %s: %w", kubeconfig, err)
@@ -91,7 +119,7 @@ func Run(ctx context.Context, kubeconfig string, addrs []string) error {
 		return errors.New("pod informer did not sync")
 	}
 	s := &server{pods: pods.GetIndexer(), counts: map[string]*count{}}
-	errs := make(chan error, len(addrs))
+	errs := make(chan error, len(addrs)+len(grpcAddrs))
 	var servers []*http.Server
 	for _, addr := range addrs {
 		l, err := net.Listen("tcp", addr)
@@ -102,7 +130,17 @@ func Run(ctx context.Context, kubeconfig string, addrs []string) error {
 		servers = append(servers, srv)
 		go func() { errs <- srv.Serve(l) }()
 	}
-	fmt.Fprintf(os.Stderr, "podserver: serving the pods' IPs on %v\n", addrs)
+	g := grpc.NewServer()
+	healthpb.RegisterHealthServer(g, &grpcHealth{s: s})
+	defer g.Stop()
+	for _, addr := range grpcAddrs {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("listen on %s: %w", addr, err)
+		}
+		go func() { errs <- g.Serve(l) }()
+	}
+	fmt.Fprintf(os.Stderr, "podserver: serving the pods' IPs: HTTP on %v, gRPC on %v\n", addrs, grpcAddrs)
 	select {
 	case <-ctx.Done():
 	case err := <-errs:
@@ -119,11 +157,19 @@ type count struct{ served, failed int64 }
 type server struct {
 	pods   cache.Indexer
 	mu     sync.Mutex
-	counts map[string]*count // by pod IP
+	counts map[string]*count // by protocol and pod IP
 }
 
-func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+// answer is what the pod at a local address does with one request of protocol ("http" or "grpc").
+type answer struct {
+	pod     *corev1.Pod
+	version string
+	rate    float64
+	fail    bool
+}
+
+// decide finds the pod at local and decides whether this request fails (nil pod: no pod has that IP).
+func (s *server) decide(local net.Addr, protocol, rateAnnotation string) answer {
 	ip := ""
 	if tcp, ok := local.(*net.TCPAddr); ok {
 		ip = tcp.IP.String()
@@ -136,32 +182,64 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if pod == nil {
-		http.Error(w, fmt.Sprintf("podserver: no pod has IP %s", ip), http.StatusNotFound)
-		return
+		return answer{version: ip}
 	}
-	version := "unknown"
+	a := answer{pod: pod, version: "unknown"}
 	if cs := pod.Spec.Containers; len(cs) > 0 {
-		version = cs[0].Image[strings.LastIndex(cs[0].Image, ":")+1:]
+		a.version = cs[0].Image[strings.LastIndex(cs[0].Image, ":")+1:]
 	}
-	rate, _ := strconv.ParseFloat(pod.Annotations[ErrorRateAnnotation], 64)
+	a.rate, _ = strconv.ParseFloat(pod.Annotations[rateAnnotation], 64)
 	s.mu.Lock()
-	c := s.counts[ip]
+	defer s.mu.Unlock()
+	key := protocol + " " + ip
+	c := s.counts[key]
 	if c == nil {
 		c = &count{}
-		s.counts[ip] = c
+		s.counts[key] = c
 	}
 	c.served++
 	// Evenly spread failures: fail when the failures so far fall behind served * rate.
-	fail := float64(c.failed+1) <= float64(c.served)*rate+1e-9
-	if fail {
+	if float64(c.failed+1) <= float64(c.served)*a.rate+1e-9 {
 		c.failed++
+		a.fail = true
 	}
-	s.mu.Unlock()
-	w.Header().Set(VersionHeader, version)
-	w.Header().Set(PodHeader, pod.Namespace+"/"+pod.Name)
-	if fail {
-		http.Error(w, fmt.Sprintf("%s (pod %s) fails %.0f%% of its requests", version, pod.Name, 100*rate), http.StatusServiceUnavailable)
+	return a
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	a := s.decide(local, "http", ErrorRateAnnotation)
+	if a.pod == nil {
+		http.Error(w, fmt.Sprintf("podserver: no pod has IP %s", a.version), http.StatusNotFound)
 		return
 	}
-	fmt.Fprintf(w, "%s (pod %s/%s at %s)\n", version, pod.Namespace, pod.Name, ip)
+	w.Header().Set(VersionHeader, a.version)
+	w.Header().Set(PodHeader, a.pod.Namespace+"/"+a.pod.Name)
+	if a.fail {
+		http.Error(w, fmt.Sprintf("%s (pod %s) fails %.0f%% of its requests", a.version, a.pod.Name, 100*a.rate), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintf(w, "%s (pod %s/%s at %s)\n", a.version, a.pod.Namespace, a.pod.Name, a.pod.Status.PodIP)
+}
+
+// grpcHealth is the standard gRPC health service, answered as the pod at the connection's local address.
+type grpcHealth struct {
+	healthpb.UnimplementedHealthServer
+	s *server
+}
+
+func (h *grpcHealth) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) (*healthpb.HealthCheckResponse, error) {
+	var local net.Addr
+	if p, ok := peer.FromContext(ctx); ok {
+		local = p.LocalAddr
+	}
+	a := h.s.decide(local, "grpc", GRPCErrorRateAnnotation)
+	if a.pod == nil {
+		return nil, status.Errorf(codes.NotFound, "podserver: no pod has IP %s", a.version)
+	}
+	_ = grpc.SetHeader(ctx, metadata.Pairs(GRPCVersionKey, a.version, GRPCPodKey, a.pod.Namespace+"/"+a.pod.Name))
+	if a.fail {
+		return nil, status.Errorf(codes.Unavailable, "%s (pod %s) fails %.0f%% of its gRPC calls", a.version, a.pod.Name, 100*a.rate)
+	}
+	return &healthpb.HealthCheckResponse{Status: healthpb.HealthCheckResponse_SERVING}, nil
 }
