@@ -48,3 +48,40 @@ func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
 		t.Fatalf("the analyzer's verdict %+v does not name success-rate/traefik: the revert must come from Traefik's metrics", verdict)
 	}
 }
+
+// (c2) A canary that is healthy over HTTP but fails half its gRPC calls with UNAVAILABLE, behind a north/south
+// GRPCRoute on the same Traefik Gateway: real gRPC calls (h2c) go through Traefik, which counts them with
+// protocol="grpc" and the gRPC status in code (the HTTP status stays 200). The analyzer must find the bad version
+// from those codes alone and abort it.
+func TestBadGRPCCanaryRevertedByAnalyzer(t *testing.T) {
+	if kube.NoAnalyzer != "" {
+		t.Skipf("scenario (c2) not run: %s", kube.NoAnalyzer)
+	}
+	a := newApp(t, "scenario-c2", appOptions{
+		Steps:       []v1alpha1.CanaryStep{setWeight(1), pause(""), setWeight(100)},
+		Analysis:    sampleapp.ErrorRateAnalysis(),
+		GatewayGRPC: true,
+	})
+	// HTTP stays healthy for both versions; 5 gRPC calls/s reach the canary at 1%.
+	a.serve(200, meshRate)
+	must(t, "gRPC traffic", func() error { return a.ServeGRPC(500) })
+	must(t, "release", func() error { return a.ReleaseFailingGRPC(context.Background(), "v2-bad-grpc", 0.5) })
+	a.awaitWeights(t, 1, 100, stepTimeout)
+	a.tl.Note("every route at canary=1%%: the analyzer has a bad gRPC canary to find")
+	revert, err := a.AwaitRevert(context.Background(), 1, time.Time{}, 2*time.Minute)
+	must(t, "revert", func() error { return err })
+	grpcCounts, httpCounts := a.GRPCTraffic.Counts(), a.Traffic.Counts()
+	t.Logf("time-to-revert: routes at 0%% after %v, Argo Degraded after %v; through Traefik the canary's pods "+
+		"answered %d gRPC calls (%d failed) and %d HTTP requests (%d failed)",
+		revert.RoutesReverted.Round(time.Millisecond), revert.ArgoDegraded.Round(time.Millisecond),
+		grpcCounts.Served["v2-bad-grpc"], grpcCounts.Failed["v2-bad-grpc"],
+		httpCounts.Served["v2-bad-grpc"], httpCounts.Failed["v2-bad-grpc"])
+	if httpCounts.Failed["v2-bad-grpc"] != 0 || grpcCounts.Failed["v2-bad-grpc"] == 0 {
+		t.Fatalf("the scenario did not run as meant: the canary must fail gRPC calls only (HTTP %s; gRPC %s)", httpCounts, grpcCounts)
+	}
+	verdict, ok := kube.Analysis(a.ns, rollout)
+	t.Logf("analyzer: %s: %s", verdict.Phase, verdict.Verdict.Reason)
+	if !ok || !strings.Contains(verdict.Verdict.Reason, "success-rate/traefik") {
+		t.Fatalf("the analyzer's verdict %+v does not name success-rate/traefik: the revert must come from Traefik's gRPC codes", verdict)
+	}
+}

@@ -70,7 +70,7 @@ func run(m *testing.M) int {
 		Bin:       os.Getenv("WEIGHBRIDGE_E2E_BIN"),
 		// Another Argo release's controller (make e2e-argo110); empty: Bin's v1.9.1.
 		RolloutsController: os.Getenv("WEIGHBRIDGE_ROLLOUTS_CONTROLLER"),
-		Traefik:   os.Getenv("WEIGHBRIDGE_TRAEFIK"),
+		Traefik:            os.Getenv("WEIGHBRIDGE_TRAEFIK"),
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
 		},

@@ -45,6 +45,9 @@ type Options struct {
 	MaxTrafficWeight int32          // 0 = Argo's default (100)
 	HeaderRoutes     bool           // managedRoutes canary-header, useHeaderRoutes on checkout-web
 	Analysis         map[string]any // the plugin config's "analysis" (nil: none)
+	// GatewayGRPC adds the north/south GRPCRoute checkout-grpc-web (Traefik Gateway parent, hostname GRPCHost)
+	// to the routes and the Rollout: gRPC through real Traefik, for the analyzer's gRPC-code checks.
+	GatewayGRPC bool
 }
 
 // App is one installed application and the Timeline that follows its Rollout and routes.
@@ -55,7 +58,15 @@ type App struct {
 	TL     *cluster.Timeline
 	// Traffic is the real north/south traffic through Traefik (nil until Serve).
 	Traffic *cluster.Traffic
+	// GRPCTraffic is the real gRPC traffic through Traefik to checkout-grpc-web (nil until ServeGRPC).
+	GRPCTraffic *cluster.Traffic
 }
+
+// GatewayGRPCRoute is the north/south GRPCRoute of Options.GatewayGRPC.
+const GatewayGRPCRoute = "checkout-grpc-web"
+
+// GRPCHost is the hostname of the north/south GRPCRoute checkout-grpc-web of the app in namespace ns.
+func GRPCHost(ns string) string { return "grpc." + ns + ".example.com" }
 
 // Host is the hostname of the north/south HTTPRoute checkout-web of the app in namespace ns.
 func Host(ns string) string { return "checkout." + ns + ".example.com" }
@@ -81,7 +92,7 @@ func Install(ctx context.Context, c *cluster.Cluster, ns string, o Options) (*Ap
 			return nil, fmt.Errorf("create service %s/%s: %w", ns, name, err)
 		}
 	}
-	for _, obj := range routeObjects(ns) {
+	for _, obj := range routeObjects(ns, o) {
 		u := &unstructured.Unstructured{Object: obj.body}
 		if _, err := c.Dynamic.Resource(obj.gvr).Namespace(ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("create %s %s/%s: %w", u.GetKind(), ns, u.GetName(), err)
@@ -95,6 +106,9 @@ func Install(ctx context.Context, c *cluster.Cluster, ns string, o Options) (*Ap
 		{GVR: cluster.HTTPRoutes, Namespace: ns, Name: "checkout-mesh"},
 		{GVR: cluster.GRPCRoutes, Namespace: ns, Name: "checkout-grpc"},
 	}}
+	if o.GatewayGRPC {
+		a.Routes = append(a.Routes, cluster.RouteRef{GVR: cluster.GRPCRoutes, Namespace: ns, Name: GatewayGRPCRoute})
+	}
 	a.TL = c.Follow(ns, Rollout, a.Routes...)
 	// The first revision is promoted at once (no steps for a first deploy).
 	if _, err := a.AwaitRollout(ctx, 2*time.Minute, "Healthy with revision 1", func(ro *v1alpha1.Rollout) bool {
@@ -111,7 +125,7 @@ type object struct {
 	body map[string]any
 }
 
-func routeObjects(ns string) []object {
+func routeObjects(ns string, o Options) []object {
 	backends := func(port int64) []any {
 		return []any{
 			map[string]any{"name": StableSvc, "port": port, "weight": int64(100)},
@@ -119,7 +133,7 @@ func routeObjects(ns string) []object {
 		}
 	}
 	meshParent := []any{map[string]any{"group": "", "kind": "Service", "name": "checkout", "port": int64(80)}}
-	return []object{
+	objs := []object{
 		{cluster.Gateways, map[string]any{
 			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
 			"metadata": map[string]any{"name": "traefik-gateway", "namespace": ns},
@@ -155,11 +169,27 @@ func routeObjects(ns string) []object {
 			},
 		}},
 	}
+	if o.GatewayGRPC {
+		objs = append(objs, object{cluster.GRPCRoutes, map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute",
+			"metadata": map[string]any{"name": GatewayGRPCRoute, "namespace": ns},
+			"spec": map[string]any{
+				"parentRefs": []any{map[string]any{"name": "traefik-gateway", "sectionName": "web"}},
+				"hostnames":  []any{GRPCHost(ns)},
+				"rules":      []any{map[string]any{"backendRefs": backends(9000)}},
+			},
+		}})
+	}
+	return objs
 }
 
 func rolloutObject(ns string, o Options) *v1alpha1.Rollout {
 	httpRoutes := []map[string]any{{"name": "checkout-web", "useHeaderRoutes": o.HeaderRoutes}, {"name": "checkout-mesh"}}
-	pluginConfig := map[string]any{"httpRoutes": httpRoutes, "grpcRoutes": []any{map[string]any{"name": "checkout-grpc"}}}
+	grpcRoutes := []any{map[string]any{"name": "checkout-grpc"}}
+	if o.GatewayGRPC {
+		grpcRoutes = append(grpcRoutes, map[string]any{"name": GatewayGRPCRoute})
+	}
+	pluginConfig := map[string]any{"httpRoutes": httpRoutes, "grpcRoutes": grpcRoutes}
 	if o.Analysis != nil {
 		pluginConfig["analysis"] = o.Analysis
 	}
@@ -206,15 +236,26 @@ func (a *App) Release(ctx context.Context, version string) error {
 	return a.ReleaseFailing(ctx, version, 0)
 }
 
-// ReleaseFailing changes the image to version whose pods fail errorRate (0..1) of their requests.
+// ReleaseFailing changes the image to version whose pods fail errorRate (0..1) of their HTTP requests.
 func (a *App) ReleaseFailing(ctx context.Context, version string, errorRate float64) error {
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:"%g"}},`+
+	return a.release(ctx, version, errorRate, 0)
+}
+
+// ReleaseFailingGRPC changes the image to version whose pods answer HTTP healthily but fail grpcErrorRate
+// (0..1) of their gRPC calls with UNAVAILABLE.
+func (a *App) ReleaseFailingGRPC(ctx context.Context, version string, grpcErrorRate float64) error {
+	return a.release(ctx, version, 0, grpcErrorRate)
+}
+
+func (a *App) release(ctx context.Context, version string, httpRate, grpcRate float64) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:"%g",%q:"%g"}},`+
 		`"spec":{"containers":[{"name":"checkout","image":"registry.example.com/checkout:%s"}]}}}}`,
-		podserver.ErrorRateAnnotation, errorRate, version)
+		podserver.ErrorRateAnnotation, httpRate, podserver.GRPCErrorRateAnnotation, grpcRate, version)
 	if _, err := a.C.Argo.ArgoprojV1alpha1().Rollouts(a.NS).Patch(ctx, Rollout, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("update the image of rollout %s/%s: %w", a.NS, Rollout, err)
 	}
-	a.TL.Note("image -> %s, its pods fail %g%% of requests (canary starts)", version, 100*errorRate)
+	a.TL.Note("image -> %s, its pods fail %g%% of HTTP requests and %g%% of gRPC calls (canary starts)", version,
+		100*httpRate, 100*grpcRate)
 	return nil
 }
 
@@ -483,10 +524,25 @@ func (a *App) Serve(gatewayRate, meshRate float64) {
 	a.TL.Note("%s", note)
 }
 
+// ServeGRPC sends rate real gRPC calls per second through Traefik to the north/south GRPCRoute
+// checkout-grpc-web (Options.GatewayGRPC), answered by the pods as their versions.
+func (a *App) ServeGRPC(rate float64) error {
+	t, err := a.C.SendGRPCTraffic(GRPCHost(a.NS), rate)
+	if err != nil {
+		return err
+	}
+	a.GRPCTraffic = t
+	a.TL.Note("gRPC traffic: %.0f calls/s through Traefik to %s", rate, GRPCHost(a.NS))
+	return nil
+}
+
 // Stop ends the app's traffic and its Timeline.
 func (a *App) Stop() {
 	if a.Traffic != nil {
 		a.Traffic.Stop()
+	}
+	if a.GRPCTraffic != nil {
+		a.GRPCTraffic.Stop()
 	}
 	a.TL.Stop()
 }
