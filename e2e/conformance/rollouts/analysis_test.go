@@ -21,13 +21,7 @@ import (
 //
 // It needs the canary analyzer (issue #4): with a plugin-server without one it skips and says so.
 func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
-	if kube.NoAnalyzer != "" {
-		t.Skipf("scenario (c) not run: %s", kube.NoAnalyzer)
-	}
-	a := newApp(t, "scenario-c", appOptions{
-		Steps:    []v1alpha1.CanaryStep{setWeight(1), pause(""), setWeight(100)},
-		Analysis: sampleapp.ErrorRateAnalysis(),
-	})
+	a := newAnalyzedApp(t, "c", false)
 	// 5 requests/s reach the canary at 1%.
 	a.serve(500, meshRate)
 	must(t, "release", func() error { return a.ReleaseFailing(context.Background(), "v2-bad", 0.5) })
@@ -54,14 +48,7 @@ func TestBadCanaryRevertedByAnalyzer(t *testing.T) {
 // protocol="grpc" and the gRPC status in code (the HTTP status stays 200). The analyzer must find the bad version
 // from those codes alone and abort it.
 func TestBadGRPCCanaryRevertedByAnalyzer(t *testing.T) {
-	if kube.NoAnalyzer != "" {
-		t.Skipf("scenario (c2) not run: %s", kube.NoAnalyzer)
-	}
-	a := newApp(t, "scenario-c2", appOptions{
-		Steps:       []v1alpha1.CanaryStep{setWeight(1), pause(""), setWeight(100)},
-		Analysis:    sampleapp.ErrorRateAnalysis(),
-		GatewayGRPC: true,
-	})
+	a := newAnalyzedApp(t, "c2", true)
 	// HTTP stays healthy for both versions; 5 gRPC calls/s reach the canary at 1%.
 	a.serve(200, meshRate)
 	must(t, "gRPC traffic", func() error { return a.ServeGRPC(500) })
@@ -84,4 +71,18 @@ func TestBadGRPCCanaryRevertedByAnalyzer(t *testing.T) {
 	if !ok || !strings.Contains(verdict.Verdict.Reason, "success-rate/traefik") {
 		t.Fatalf("the analyzer's verdict %+v does not name success-rate/traefik: the revert must come from Traefik's gRPC codes", verdict)
 	}
+}
+
+// newAnalyzedApp installs the app of scenario (scenario) with the analyzer on (ErrorRateAnalysis) and steps 1%,
+// pause, 100%, with the north/south GRPCRoute when gatewayGRPC; it skips when plugin-server has no analyzer.
+func newAnalyzedApp(t *testing.T, scenario string, gatewayGRPC bool) *app {
+	t.Helper()
+	if kube.NoAnalyzer != "" {
+		t.Skipf("scenario (%s) not run: %s", scenario, kube.NoAnalyzer)
+	}
+	return newApp(t, "scenario-"+scenario, appOptions{
+		Steps:       []v1alpha1.CanaryStep{setWeight(1), pause(""), setWeight(100)},
+		Analysis:    sampleapp.ErrorRateAnalysis(),
+		GatewayGRPC: gatewayGRPC,
+	})
 }

@@ -3,7 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,13 +124,8 @@ type Weights struct {
 
 // String renders the weights like "stable=90 canary=10".
 func (w Weights) String() string {
-	var keys []string
-	for k := range w.Backends {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(w.Backends)) {
 		if i > 0 {
 			b.WriteByte(' ')
 		}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -77,13 +78,8 @@ func (c Counts) clone() Counts {
 
 // String renders "v1=900 (0 failed) v2=100 (50 failed)".
 func (c Counts) String() string {
-	var keys []string
-	for k := range c.Served {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(c.Served)) {
 		parts = append(parts, fmt.Sprintf("%s=%d (%d failed)", k, c.Served[k], c.Failed[k]))
 	}
 	if c.NoBackend > 0 {
