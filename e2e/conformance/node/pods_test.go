@@ -92,11 +92,11 @@ func TestPodsGetAddressesAndServicesRoute(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, podNet, _ := net.ParseCIDR(cluster.PodCIDR)
+	_, podNet, _ := net.ParseCIDR(cluster.NodePodCIDR)
 	names := map[string]bool{}
 	for _, p := range pods.Items {
 		if p.Status.Phase != corev1.PodRunning || !podNet.Contains(net.ParseIP(p.Status.PodIP)) {
-			t.Fatalf("pod %s: phase %s, IP %q: want Running with an address in %s", p.Name, p.Status.Phase, p.Status.PodIP, cluster.PodCIDR)
+			t.Fatalf("pod %s: phase %s, IP %q: want Running with an address in %s", p.Name, p.Status.Phase, p.Status.PodIP, cluster.NodePodCIDR)
 		}
 		if p.Spec.NodeName != cluster.RealNodeName {
 			t.Fatalf("pod %s is on node %q: want the scheduler to have put it on %s", p.Name, p.Spec.NodeName, cluster.RealNodeName)

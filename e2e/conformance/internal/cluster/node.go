@@ -254,7 +254,7 @@ func (n *Node) startContainerd() (err error) {
 	if err := os.MkdirAll(cniConf, 0o755); err != nil {
 		return err
 	}
-	// The bridge plugin's ipMasq NATs pods' traffic leaving PodCIDR; hairpinMode lets a pod reach itself through
+	// The bridge plugin's ipMasq NATs pods' traffic leaving NodePodCIDR; hairpinMode lets a pod reach itself through
 	// a Service.
 	conflist := fmt.Sprintf(`{
   "cniVersion": "0.4.0",
@@ -265,7 +265,7 @@ func (n *Node) startContainerd() (err error) {
     {"type": "portmap", "capabilities": {"portMappings": true}}
   ]
 }
-`, n.path("cni", "ipam"), PodCIDR)
+`, n.path("cni", "ipam"), NodePodCIDR)
 	if err := os.WriteFile(filepath.Join(cniConf, "10-weighbridge-node.conflist"), []byte(conflist), 0o644); err != nil {
 		return err
 	}

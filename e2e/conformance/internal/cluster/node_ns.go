@@ -15,10 +15,10 @@ import (
 // The real node's network: everything runs in a network namespace the test creates, so nothing it starts is
 // reachable from the machine and no port or address of the machine is taken. The namespace's one interface,
 // node0 (a veth whose peer stays in the namespace too), carries the node's address; pods get addresses from the
-// CNI bridge cni0 in PodCIDR, Services from ServiceCIDR.
+// CNI bridge cni0 in NodePodCIDR, Services from ServiceCIDR.
 const (
 	NodeIP      = "10.250.0.1"
-	PodCIDR     = "10.244.0.0/24"
+	NodePodCIDR = "10.244.0.0/24"
 	ClusterCIDR = "10.244.0.0/16"
 	ServiceCIDR = "10.96.0.0/16"
 	// NodeDNS is where the harness's cluster DNS stand-in listens (kubelet's clusterDNS).
