@@ -148,29 +148,28 @@ build_rollouts() {
     github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
   (cd "$1" && "$GO" list -m -f '{{.Path}} {{.Version}}' github.com/argoproj/argo-rollouts) >>"$tmp/VERSIONS"
 }
+# Moves the finished build into place, prints its bin directory and exits.
+finish() {
+  log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"
+  mv -T "$tmp" "$dest"
+  trap - EXIT
+  log "ready: $dest/bin"
+  echo "$dest/bin"
+  exit 0
+}
 if [[ "$set_" == helm ]]; then
   echo "key: $key" >"$tmp/VERSIONS"
   echo "go: $("$GO" version)" >>"$tmp/VERSIONS"
   hver=$(cd helm && "$GO" list -m -f '{{.Version}}' helm.sh/helm/v3)
   (cd helm && build -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$hver" helm.sh/helm/v3/cmd/helm)
   (cd helm && "$GO" list -m -f '{{.Path}} {{.Version}}' helm.sh/helm/v3) >>"$tmp/VERSIONS"
-  log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"
-  mv -T "$tmp" "$dest"
-  trap - EXIT
-  log "ready: $dest/bin"
-  echo "$dest/bin"
-  exit 0
+  finish
 fi
 if [[ "$set_" == rollouts-v1.10 ]]; then
   echo "key: $key" >"$tmp/VERSIONS"
   echo "go: $("$GO" version)" >>"$tmp/VERSIONS"
   build_rollouts rollouts-v1.10
-  log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"
-  mv -T "$tmp" "$dest"
-  trap - EXIT
-  log "ready: $dest/bin"
-  echo "$dest/bin"
-  exit 0
+  finish
 fi
 
 # Stamp the Kubernetes version the way its own build does, so /version reports v1.34.1 rather than v0.0.0-master.
@@ -209,10 +208,5 @@ if [[ "$set_" == e2e ]]; then
   done >"$tmp/bin/kwok-stages.yaml"
   (cd kwok && "$GO" list -m -f '{{.Path}} {{.Version}}' sigs.k8s.io/kwok) >>"$tmp/VERSIONS"
 fi
-log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"
-
-mv -T "$tmp" "$dest"
-trap - EXIT
 # Older keys are left alone (another checkout may still use them); `rm -rf "$root"` clears everything.
-log "ready: $dest/bin"
-echo "$dest/bin"
+finish

@@ -226,16 +226,7 @@ func TestPromotionThroughTraefik(t *testing.T) {
 	if _, err := node.KubectlApply(shopManifest(image)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := node.AsCluster()
-	if err != nil {
-		t.Fatal(err)
-	}
-	route := cluster.RouteRef{GVR: cluster.HTTPRoutes, Namespace: "shop", Name: "checkout"}
-	app := &sampleapp.App{C: c, NS: "shop", Routes: []cluster.RouteRef{route}, TL: c.Follow("shop", "checkout", route)}
-	defer func() {
-		app.TL.Stop()
-		fmt.Fprintf(os.Stderr, "timeline of the promotion:\n%s\n", app.TL)
-	}()
+	app := followShop(t, "promotion")
 	if _, err := app.AwaitRollout(ctx, 3*time.Minute, "Healthy at revision 1", func(ro *v1alpha1.Rollout) bool {
 		return ro.Status.Phase == "Healthy"
 	}); err != nil {
@@ -340,4 +331,21 @@ func traefikBin(t *testing.T) string {
 		t.Fatalf("testkit/traefik/build.sh: %v (make e2e-node builds it first)", err)
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// followShop is the shop's Rollout checkout and its HTTPRoute as package sampleapp drives them, with a Timeline that
+// is printed (titled what) when the test ends.
+func followShop(t *testing.T, what string) *sampleapp.App {
+	t.Helper()
+	c, err := node.AsCluster()
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := cluster.RouteRef{GVR: cluster.HTTPRoutes, Namespace: "shop", Name: "checkout"}
+	app := &sampleapp.App{C: c, NS: "shop", Routes: []cluster.RouteRef{route}, TL: c.Follow("shop", "checkout", route)}
+	t.Cleanup(func() {
+		app.TL.Stop()
+		fmt.Fprintf(os.Stderr, "timeline of the %s:\n%s\n", what, app.TL)
+	})
+	return app
 }

@@ -18,7 +18,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/cluster"
-	"github.com/weighbridge/weighbridge/e2e/conformance/internal/sampleapp"
 )
 
 // startPrometheus runs Debian's Prometheus as a process of the node (on NodeIP:9090, which plugin-server's pod
@@ -85,16 +84,7 @@ func TestBadVersionRevertedByAnalyzer(t *testing.T) {
 	}
 	logf("revert: helm upgrade --set server.prometheusUrl: plugin-server Ready with the analyzer")
 
-	c, err := node.AsCluster()
-	if err != nil {
-		t.Fatal(err)
-	}
-	route := cluster.RouteRef{GVR: cluster.HTTPRoutes, Namespace: "shop", Name: "checkout"}
-	app := &sampleapp.App{C: c, NS: "shop", Routes: []cluster.RouteRef{route}, TL: c.Follow("shop", "checkout", route)}
-	defer func() {
-		app.TL.Stop()
-		fmt.Fprintf(os.Stderr, "timeline of the revert:\n%s\n", app.TL)
-	}()
+	app := followShop(t, "revert")
 	svc, err := node.Kube.CoreV1().Services("traefik").Get(ctx, "traefik", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
