@@ -20,7 +20,7 @@
 # Cold: debootstrap ~3 min, the Dockerfile ~10-20 min on a loaded 2-core machine (Maven Central and the Go module
 # proxy are reached from RUN steps with --network host).
 #
-# Environment: WEIGHBRIDGE_CACHED_ONLY=1 exits 3 instead of building (CI asks so); WEIGHBRIDGE_CACHE (default
+# Environment: WEIGHBRIDGE_CACHED_ONLY=1 exits 3 instead of building; WEIGHBRIDGE_CACHE (default
 # ~/.cache/weighbridge), JDK25 (default /usr/lib/jvm/temurin-25-jdk-amd64),
 # GOROOT_LOCAL (default: the GOROOT of `go` on PATH or /usr/local/go).
 set -euo pipefail
