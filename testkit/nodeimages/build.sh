@@ -66,6 +66,13 @@ if [[ -s "$dest/weighbridge.tar" ]]; then
 fi
 start=$SECONDS
 B=(buildah --root "$cache/buildah/storage" --runroot "$cache/buildah/run" --storage-driver overlay)
+# Working containers (a failed RUN leaves its own) hold overlay mounts: remove them, and the storage's own mount,
+# whatever the outcome.
+cleanup() {
+  "${B[@]}" rm --all >/dev/null 2>&1 || true
+  umount "$cache/buildah/storage/overlay" 2>/dev/null || true
+}
+trap cleanup EXIT
 
 # Debian bookworm minbase, once per machine.
 rootfs="$cache/debian-bookworm"
@@ -131,7 +138,7 @@ base_maven
 have localhost/weighbridge/base-go:local || base_go
 
 log "plugin-server image from the Dockerfile (buildah bud)"
-"${B[@]}" bud --isolation oci --network host --layers \
+"${B[@]}" bud --isolation oci --network host --layers --force-rm \
   --build-arg JAVA_BUILD_IMAGE=localhost/weighbridge/base-maven:jdk25 \
   --build-arg JDK_IMAGE=localhost/weighbridge/base-jdk:25 \
   --build-arg GO_IMAGE=localhost/weighbridge/base-go:local \
@@ -141,10 +148,10 @@ log "plugin-server image from the Dockerfile (buildah bud)"
   -f "$repo/Dockerfile" -t localhost/weighbridge/weighbridge:node "$repo" >&2
 
 tmp=$(mktemp -d "$cache/.tmp-$key.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp"; cleanup' EXIT
 "${B[@]}" push --quiet localhost/weighbridge/weighbridge:node \
   "docker-archive:$tmp/weighbridge.tar:localhost/weighbridge/weighbridge:node"
 mv -T "$tmp" "$dest"
-trap - EXIT
+trap cleanup EXIT
 log "built in $((SECONDS - start)) s: $dest"
 echo "$dest"
