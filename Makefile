@@ -49,9 +49,8 @@ connector-dist:
 controlplane:
 	GO=$(GO) $(ROOT)/testkit/controlplane/build.sh
 
-## traefik: build (or find cached) Traefik v3.6.12 from Go modules (testkit/traefik/build.sh; cold about 9 min on
-## 2 idle cores, much longer on a loaded machine; cached in $(WEIGHBRIDGE_CACHE)/traefik). Not yet used by
-## `make e2e` / `make demo`: the harness that runs it is on branch h-traefik-wip (issue #16 part 2)
+## traefik: build (or find cached) Traefik v3.6.12, the real north/south gateway of `make demo` and `make e2e`
+## (testkit/traefik/build.sh; cold about 9 min on 2 idle cores, cached in $(WEIGHBRIDGE_CACHE)/traefik)
 traefik:
 	GO=$(GO) $(ROOT)/testkit/traefik/build.sh
 
@@ -75,31 +74,37 @@ conformance: build controlplane
 
 ## e2e: the end-to-end scenarios: the real Argo Rollouts controller v1.9.1 drives canaries through the connector
 ## and plugin-server on a local control plane built from Go modules (etcd, kube-apiserver, kube-controller-manager,
-## KWOK; cached like `make controlplane`), then tears it down and prints each scenario's timeline
-## (E2E_ARGS="-run TestPerMille" picks scenarios; see e2e/README.md); then make e2e-argo110
+## KWOK; cached like `make controlplane`), with real Traefik v3.6.12 carrying the north/south traffic (`make
+## traefik`), all in a network namespace of its own (scripts/in-netns), then tears it down and prints each
+## scenario's timeline (E2E_ARGS="-run TestPerMille" picks scenarios; see e2e/README.md); then make e2e-argo110
 e2e: e2e-argo191 e2e-argo110
 
+E2E_BINS = bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e) && \
+	  traefik=$$(GO=$(GO) $(ROOT)/testkit/traefik/build.sh)
+
 e2e-argo191: build
-	bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e) && cd e2e/conformance && $(GO) vet -tags e2e ./... && \
-	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
-	  $(GO) test -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
+	$(E2E_BINS) && cd e2e/conformance && $(GO) vet -tags e2e ./... && \
+	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_TRAEFIK=$$traefik/traefik WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) \
+	  WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
+	  $(GO) test -exec $(ROOT)/scripts/in-netns -tags e2e -count=1 -v -timeout 40m ./rollouts/ $(E2E_ARGS)
 
 ## e2e-argo110: scenario (a) of make e2e (1% -> 100%, then promotion) on Argo Rollouts v1.10.2's controller
-## (build.sh rollouts-v1.10, cached under its own key; the rest of the control plane as make e2e), built with
+## (build.sh rollouts-v1.10, cached under its own key; the rest as make e2e, Traefik included), built with
 ## go.argo110.mod (make e2e runs it after the v1.9.1 scenarios; E2E_ARGO110_ARGS="-run ." runs every scenario)
 E2E_ARGO110_ARGS ?= -run TestCanaryOneToHundredPercent
 e2e-argo110: build
-	bin=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh e2e) && \
-	  argo=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh rollouts-v1.10) && cd e2e/conformance && \
+	$(E2E_BINS) && argo=$$(GO=$(GO) $(ROOT)/testkit/controlplane/build.sh rollouts-v1.10) && cd e2e/conformance && \
 	  $(ARGO110_GO) vet -modfile=go.argo110.mod -tags e2e ./rollouts/ && \
-	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_ROLLOUTS_CONTROLLER=$$argo/rollouts-controller $(CONFORMANCE_ENV) \
+	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_TRAEFIK=$$traefik/traefik \
+	  WEIGHBRIDGE_ROLLOUTS_CONTROLLER=$$argo/rollouts-controller $(CONFORMANCE_ENV) \
 	  WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
-	  $(ARGO110_GO) test -modfile=go.argo110.mod -tags e2e -count=1 -v -timeout 20m ./rollouts/ $(E2E_ARGO110_ARGS)
+	  $(ARGO110_GO) test -exec $(ROOT)/scripts/in-netns -modfile=go.argo110.mod -tags e2e -count=1 -v -timeout 20m \
+	  ./rollouts/ $(E2E_ARGO110_ARGS)
 
-## demo: the main job: a local control plane (as `make e2e`), a sample app with Traefik and Linkerd routes, and a
-## live table of the real Argo Rollouts controller taking a canary 1% -> 100% through Weighbridge, then a bad
-## version rolled back by the analyzer, a summary, and tear-down (Ctrl-C tears down too; DEMO_ARGS=-plain)
+## demo: the main job: a local control plane (as `make e2e`, with real Traefik, in a network namespace of its own),
+## a sample app with Traefik and Linkerd routes, and a live table of the real Argo Rollouts controller taking a
+## canary 1% -> 100% through Weighbridge with the split Traefik applied at each step, then a bad version rolled
+## back by the analyzer from Traefik's metrics, a summary, and tear-down (Ctrl-C tears down too; DEMO_ARGS=-plain)
 demo:
 	@prom=$${WEIGHBRIDGE_PROMETHEUS:-/usr/bin/prometheus}; [[ -x $$prom ]] || { \
 	  echo "demo: NOTE: $$prom is missing. The second half of the demo (a bad version rolled back by the canary"; \
@@ -115,9 +120,15 @@ demo:
 	      echo "demo: the control plane (etcd, kube-apiserver, kube-controller-manager, KWOK, Argo Rollouts v1.9.1) is"; \
 	      echo "      built from Go modules into $(WEIGHBRIDGE_CACHE) once: about 15-25 minutes on 2 cores (more while Go"; \
 	      echo "      downloads the modules); later runs find it at once";; esac; \
+	    echo "$$line"; done >&2)) && \
+	  traefik=$$(GO=$(GO) $(ROOT)/testkit/traefik/build.sh 2> >(while IFS= read -r line; do \
+	    case $$line in "traefik: building"*|"traefik: another build"*) \
+	      echo "demo: Traefik v3.6.12 (the real north/south gateway) is built from Go modules into $(WEIGHBRIDGE_CACHE)"; \
+	      echo "      once: about 10-25 minutes on 2 cores; later runs find it at once";; esac; \
 	    echo "$$line"; done >&2)) && cd e2e/conformance && \
-	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
-	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/demo $(DEMO_ARGS)
+	  WEIGHBRIDGE_E2E_BIN=$$bin WEIGHBRIDGE_TRAEFIK=$$traefik/traefik WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) \
+	  WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) \
+	  $(GO) run -exec $(ROOT)/scripts/in-netns ./cmd/demo $(DEMO_ARGS)
 
 ## e2e-k3s: scenarios (a), (b), (d), (e), (f) of make e2e (not (c): needs Prometheus and the analyzer) on k3s
 ## (Testcontainers): the official Argo Rollouts v1.9.1 image in the cluster downloads the connector from

@@ -14,6 +14,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -107,12 +108,23 @@ func connectorArgs(grpcPort int, callTimeout time.Duration) []string {
 // kills it when the test ends.
 func startPlugin(t *testing.T, grpcPort int, callTimeout time.Duration) *harness.ArgoPlugin {
 	t.Helper()
-	p, err := harness.StartArgoPlugin(env.Connector, connectorArgs(grpcPort, callTimeout)...)
-	if p != nil {
-		t.Cleanup(p.Client.Kill)
+	// A freshly started plugin-server may take longer than a short call timeout to answer its very first
+	// call on a loaded machine (a cold JVM). Argo then starts the plugin again on its next reconcile; so do
+	// we, twice at most: a server that never answers in time still fails the test.
+	for attempt := 1; ; attempt++ {
+		p, err := harness.StartArgoPlugin(env.Connector, connectorArgs(grpcPort, callTimeout)...)
+		if p != nil {
+			t.Cleanup(p.Client.Kill)
+		}
+		if err == nil {
+			return p
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "did not answer InitPlugin") {
+			t.Fatalf("start the connector the way Argo does (attempt %d): %v", attempt, err)
+		}
+		t.Logf("start the connector the way Argo does (attempt %d): %v; Argo would start it again on its next reconcile", attempt, err)
+		if p != nil {
+			p.Client.Kill()
+		}
 	}
-	if err != nil {
-		t.Fatalf("start the connector the way Argo does: %v", err)
-	}
-	return p
 }

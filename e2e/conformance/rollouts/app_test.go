@@ -35,7 +35,7 @@ func newApp(t *testing.T, ns string, o appOptions) *app {
 	sa, err := sampleapp.Install(context.Background(), kube, ns, o)
 	if sa != nil {
 		t.Cleanup(func() {
-			sa.TL.Stop()
+			sa.Stop()
 			t.Logf("timeline of %s (seconds since the Rollout was created):\n%s", ns, sa.TL)
 			if t.Failed() {
 				t.Logf("rollouts-controller log (last lines):\n%s", kube.Rollouts.LogTail(5000))
@@ -97,6 +97,19 @@ func (a *app) assertPromoted(t *testing.T, total int64) {
 	t.Helper()
 	_, err := a.AwaitPromoted(context.Background(), total)
 	must(t, "full promotion", func() error { return err })
+}
+
+// serve sends gatewayRate real requests/s through Traefik (and meshRate simulated ones per east/west route).
+func (a *app) serve(gatewayRate, meshRate float64) { a.Serve(gatewayRate, meshRate) }
+
+// split measures the canary's share of window of the real traffic through Traefik and fails the test when it is
+// outside the binomial tolerance of the weight (see sampleapp.MeasureSplit); it logs the split either way.
+func (a *app) split(t *testing.T, canaryVersion string, total int64, window time.Duration) cluster.Split {
+	t.Helper()
+	s, err := a.MeasureSplit(context.Background(), canaryVersion, total, window)
+	t.Logf("split through Traefik: %s", s)
+	must(t, "split", func() error { return err })
+	return s
 }
 
 func must(t *testing.T, what string, f func() error) {

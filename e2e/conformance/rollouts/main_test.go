@@ -7,8 +7,12 @@
 // kube-apiserver, kube-controller-manager, KWOK; see internal/cluster). Each scenario prints its timeline:
 // Argo's steps and the weights observed on the routes, with timestamps.
 //
-// Run with `make e2e` (build tag e2e; it sets WEIGHBRIDGE_ROOT, WEIGHBRIDGE_JAVA, WEIGHBRIDGE_CONNECTOR and
-// WEIGHBRIDGE_SERVER_JAR). Nothing here skips: a missing part fails the run with what to build.
+// North/south traffic is real: Traefik v3.6.12 routes it to the pods by the weights Weighbridge writes, and
+// writes the route status Weighbridge verifies; east/west (Linkerd) is simulated (internal/cluster).
+//
+// Run with `make e2e` (build tag e2e; it sets WEIGHBRIDGE_ROOT, WEIGHBRIDGE_JAVA, WEIGHBRIDGE_CONNECTOR,
+// WEIGHBRIDGE_SERVER_JAR and WEIGHBRIDGE_TRAEFIK, and runs the test binary in a network namespace of its own
+// through scripts/in-netns). Nothing here skips: a missing part fails the run with what to build.
 package rollouts
 
 import (
@@ -21,6 +25,7 @@ import (
 
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/cluster"
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/harness"
+	"github.com/weighbridge/weighbridge/e2e/conformance/internal/podserver"
 )
 
 var (
@@ -30,6 +35,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	podserver.MaybeRun() // the cluster re-executes this binary as its pod server
 	os.Exit(run(m))
 }
 
@@ -64,6 +70,7 @@ func run(m *testing.M) int {
 		Bin:       os.Getenv("WEIGHBRIDGE_E2E_BIN"),
 		// Another Argo release's controller (make e2e-argo110); empty: Bin's v1.9.1.
 		RolloutsController: os.Getenv("WEIGHBRIDGE_ROLLOUTS_CONTROLLER"),
+		Traefik:            os.Getenv("WEIGHBRIDGE_TRAEFIK"),
 		Logf: func(format string, args ...any) {
 			fmt.Fprintf(os.Stderr, "e2e: "+format+"\n", args...)
 		},

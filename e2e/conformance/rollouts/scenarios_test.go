@@ -14,17 +14,29 @@ import (
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/cluster"
 )
 
+// Real traffic of the scenarios through Traefik: requests per second, and the window a split is counted over.
+const (
+	gatewayRate = 200
+	meshRate    = 200
+	splitWindow = 3 * time.Second
+)
+
 // (a) One Rollout over a north/south HTTPRoute (Traefik Gateway) and east/west HTTPRoute + GRPCRoute
-// (Linkerd, Service parent): 1% -> 10% -> 50% -> 100% with pauses, then full promotion.
+// (Linkerd, Service parent): 1% -> 10% -> 50% -> 100%, each step paused until the split real Traefik applies to
+// real traffic has been measured and found within the binomial tolerance of the weight, then full promotion.
 func TestCanaryOneToHundredPercent(t *testing.T) {
 	a := newApp(t, "scenario-a", appOptions{Steps: []v1alpha1.CanaryStep{
-		setWeight(1), pause("2s"), setWeight(10), pause("2s"), setWeight(50), pause("2s"), setWeight(100), pause("2s"),
+		setWeight(1), pause(""), setWeight(10), pause(""), setWeight(50), pause(""), setWeight(100), pause(""),
 	}})
+	a.serve(gatewayRate, meshRate)
+	a.split(t, "v2", 100, splitWindow) // before the release: v1 serves everything
 	a.release(t, "v2")
 	for i, w := range []int64{1, 10, 50, 100} {
-		a.atStep(t, int32(2*i+1), stepTimeout) // the pause after setWeight w: Argo has set and verified w
+		a.atPause(t, int32(2*i+1), stepTimeout) // the pause after setWeight w: Argo has set and verified w
 		a.awaitWeights(t, w, 100, 5*time.Second)
 		a.tl.Note("every route at canary=%d%%", w)
+		a.split(t, "v2", 100, splitWindow)
+		a.promote(t, int32(2*i+1))
 	}
 	a.assertPromoted(t, 100)
 }

@@ -1,21 +1,22 @@
 // Command demo is `make demo`: it starts the local control plane of the end-to-end tests (internal/cluster:
 // etcd, kube-apiserver, kube-controller-manager, KWOK, plugin-server, the real Argo Rollouts controller v1.9.1
-// with our connector registered by location and sha256, a data-plane simulator and a real Prometheus), installs
-// the sample app (internal/sampleapp: a Traefik north/south HTTPRoute, Linkerd east/west HTTPRoute and
-// GRPCRoute), and shows in a live table how Argo moves a canary from 1% to 100% through Weighbridge, then how
-// Weighbridge's analyzer rolls a bad version back; then a summary, and everything is torn down (Ctrl-C too).
+// with our connector registered by location and sha256, real Traefik v3.6.12 as the Gateway, a pod server
+// answering at every pod's IP, a simulated Linkerd data plane and a real Prometheus), installs the sample app
+// (internal/sampleapp: a Traefik north/south HTTPRoute, Linkerd east/west HTTPRoute and GRPCRoute), sends real
+// traffic through Traefik, and shows in a live table how Argo moves a canary from 1% to 100% through
+// Weighbridge, with the split Traefik applied at each step, then how Weighbridge's analyzer rolls a bad version
+// back from Traefik's real metrics; then a summary, and everything is torn down (Ctrl-C too).
 //
-// The Makefile sets WEIGHBRIDGE_ROOT, WEIGHBRIDGE_JAVA, WEIGHBRIDGE_CONNECTOR, WEIGHBRIDGE_SERVER_JAR and
-// WEIGHBRIDGE_E2E_BIN, as for `make e2e`.
+// The Makefile sets WEIGHBRIDGE_ROOT, WEIGHBRIDGE_JAVA, WEIGHBRIDGE_CONNECTOR, WEIGHBRIDGE_SERVER_JAR,
+// WEIGHBRIDGE_E2E_BIN and WEIGHBRIDGE_TRAEFIK, as for `make e2e`, and runs it in a network namespace of its own
+// (scripts/in-netns).
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -29,12 +30,14 @@ import (
 
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/cluster"
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/harness"
+	"github.com/weighbridge/weighbridge/e2e/conformance/internal/podserver"
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/sampleapp"
 )
 
 const namespace = "demo"
 
 func main() {
+	podserver.MaybeRun() // the cluster re-executes this binary as its pod server
 	plain := flag.Bool("plain", false, "print one line per change even on a terminal (the default when stdout is not a terminal)")
 	flag.Parse()
 	live := !*plain && term.IsTerminal(int(os.Stdout.Fd()))
@@ -92,7 +95,7 @@ func run(ctx context.Context, live bool) error {
 	began := time.Now()
 	c, err := cluster.Start(ctx, cluster.Options{
 		Root: env.Root, Java: env.Java, Classpath: env.Classpath, ServerJar: jar, Connector: env.Connector,
-		Dir: dir, Bin: os.Getenv("WEIGHBRIDGE_E2E_BIN"),
+		Dir: dir, Bin: os.Getenv("WEIGHBRIDGE_E2E_BIN"), Traefik: os.Getenv("WEIGHBRIDGE_TRAEFIK"),
 		Logf: func(format string, args ...any) {
 			fmt.Printf("  %s\n", strings.TrimPrefix(fmt.Sprintf(format, args...), "cluster: "))
 		},
@@ -105,7 +108,7 @@ func run(ctx context.Context, live bool) error {
 	}
 	defer func() {
 		stopping := time.Now()
-		fmt.Println("demo: tearing down (rollouts-controller, plugin-server, Prometheus, KWOK, kube-controller-manager, kube-apiserver, etcd) ...")
+		fmt.Println("demo: tearing down (rollouts-controller, plugin-server, Prometheus, pod server, Traefik, KWOK, kube-controller-manager, kube-apiserver, etcd) ...")
 		c.Stop()
 		fmt.Printf("demo: everything stopped in %v\n", time.Since(stopping).Round(100*time.Millisecond))
 	}()
@@ -133,14 +136,23 @@ type demo struct {
 	status atomic.Value // string: what the demo waits for (the live status line)
 }
 
-// steps: 1% -> 10% -> 50% -> 100%, with pauses long enough to watch each weight; the pause after 1% also gives
-// the analyzer time to judge a bad canary there.
+// steps: 1% -> 10% -> 50% -> 100%, with pauses long enough to watch each weight and to measure the split
+// Traefik applies (splitWindow after Traefik's throttle); the pause after 1% also gives the analyzer time to
+// judge a bad canary there.
 func steps() []v1alpha1.CanaryStep {
 	return []v1alpha1.CanaryStep{
-		sampleapp.SetWeight(1), sampleapp.Pause("6s"), sampleapp.SetWeight(10), sampleapp.Pause("5s"),
-		sampleapp.SetWeight(50), sampleapp.Pause("5s"), sampleapp.SetWeight(100),
+		sampleapp.SetWeight(1), sampleapp.Pause("8s"), sampleapp.SetWeight(10), sampleapp.Pause("8s"),
+		sampleapp.SetWeight(50), sampleapp.Pause("8s"), sampleapp.SetWeight(100),
 	}
 }
+
+// Real traffic through Traefik: gatewayRate requests/s (4/s reach a 1% canary), a split counted over
+// splitWindow; the simulated east/west routes get meshRate each.
+const (
+	gatewayRate = 400
+	meshRate    = 200
+	splitWindow = 3 * time.Second
+)
 
 func (d *demo) run(ctx context.Context) error {
 	analyzer := d.c.NoAnalyzer == ""
@@ -159,11 +171,8 @@ func (d *demo) run(ctx context.Context) error {
 		return err
 	}
 	d.app = app
-	healthy := cluster.Behaviour{ErrorRate: 0.001, MedianLatency: 20 * time.Millisecond}
-	if d.c.DataPlane != nil {
-		// 2000 req/s per route: 20 req/s reach a 1% canary, enough for the analyzer to judge within seconds.
-		app.Serve(2000, healthy, healthy)
-	}
+	app.Serve(gatewayRate, meshRate)
+	defer app.Traffic.Stop()
 
 	var height func() int
 	if d.live {
@@ -176,8 +185,9 @@ func (d *demo) run(ctx context.Context) error {
 	}
 	title := []string{
 		"Weighbridge demo: Argo Rollouts v1.9.1 -> weighbridge-connector -> plugin-server -> Gateway API routes",
-		fmt.Sprintf("Rollout %s/%s; columns web/mesh/grpc = the canary's share of HTTPRoute checkout-web (Traefik),", namespace, sampleapp.Rollout),
-		"HTTPRoute checkout-mesh and GRPCRoute checkout-grpc (Linkerd), as read from the API server.",
+		fmt.Sprintf("Rollout %s/%s; columns web/mesh/grpc = the canary's share of HTTPRoute checkout-web (real Traefik),", namespace, sampleapp.Rollout),
+		"HTTPRoute checkout-mesh and GRPCRoute checkout-grpc (Linkerd, simulated), as read from the API server;",
+		fmt.Sprintf("canary requests = real requests through Traefik (%d/s) answered by the release's pods.", gatewayRate),
 		"",
 	}
 	d.screen = NewScreen(os.Stdout, d.live, height, title, []string{"web", "mesh", "grpc"})
@@ -212,7 +222,8 @@ func (d *demo) run(ctx context.Context) error {
 
 // summary is what the demo measured.
 type summary struct {
-	promoted time.Duration // from the release of v2 to full promotion
+	splits   []cluster.Split // the split Traefik applied at each step of v2
+	promoted time.Duration   // from the release of v2 to full promotion
 	stableRS string
 	bad      *badResult // nil: not run (no analyzer)
 	why      string     // why the bad-version part did not run
@@ -231,16 +242,20 @@ func (s summary) String() string {
 	fmt.Fprintf(&b, "  v2: 1%% -> 10%% -> 50%% -> 100%% and fully promoted in %v (new stable ReplicaSet %s);\n"+
 		"      each weight was written by Weighbridge on all three routes and verified by Argo before the next step\n",
 		s.promoted.Round(100*time.Millisecond), s.stableRS)
+	b.WriteString("  the split real Traefik applied to real requests at each step:\n")
+	for _, sp := range s.splits {
+		fmt.Fprintf(&b, "      %s\n", sp)
+	}
 	if s.bad == nil {
 		fmt.Fprintf(&b, "  v3-bad: not run: %s\n", s.why)
 		fmt.Fprintf(&b, "  the whole table took %v\n", s.total.Round(100*time.Millisecond))
 		return b.String()
 	}
 	r := s.bad.revert
-	fmt.Fprintf(&b, "  v3-bad (fails 50%% of its requests): the analyzer aborted it at 1%%: %s\n", s.bad.verdict)
+	fmt.Fprintf(&b, "  v3-bad (its pods fail 50%% of requests): the analyzer aborted it at 1%% from Traefik's real metrics: %s\n", s.bad.verdict)
 	fmt.Fprintf(&b, "  time-to-revert: every route back at 0%% %v after all three reached 1%%; Argo reported %s after %v\n",
 		r.RoutesReverted.Round(10*time.Millisecond), r.Rollout.Status.Phase, r.ArgoDegraded.Round(10*time.Millisecond))
-	fmt.Fprintf(&b, "  the bad canary served %d requests (%d failed) before it was cut off; the stable version kept serving\n",
+	fmt.Fprintf(&b, "  the bad canary's pods answered %d requests through Traefik (%d failed) before it was cut off; the stable version kept serving\n",
 		s.bad.served, s.bad.failed)
 	fmt.Fprintf(&b, "  the whole table took %v\n", s.total.Round(100*time.Millisecond))
 	return b.String()
@@ -252,6 +267,7 @@ func (d *demo) promotion(ctx context.Context) (summary, error) {
 	if err := d.app.Release(ctx, "v2"); err != nil {
 		return summary{}, err
 	}
+	var splits []cluster.Split
 	for i, w := range []int64{1, 10, 50} {
 		d.wait(fmt.Sprintf("Argo to set the canary to %d%% on every route and verify it", w))
 		if _, err := d.app.AtStep(ctx, int32(2*i+1), 2*sampleapp.StepTimeout); err != nil {
@@ -260,39 +276,45 @@ func (d *demo) promotion(ctx context.Context) (summary, error) {
 		if err := d.app.AwaitWeights(ctx, w, 100, 10*time.Second); err != nil {
 			return summary{}, err
 		}
-		d.note(fmt.Sprintf("every route at %d%%, verified by Argo", w))
+		d.note(fmt.Sprintf("every route at %d%%, verified by Argo (Traefik's route status)", w))
+		d.wait(fmt.Sprintf("the split of %v of real traffic through Traefik", splitWindow))
+		split, err := d.app.MeasureSplit(ctx, "v2", 100, splitWindow)
+		if err != nil {
+			return summary{}, err
+		}
+		splits = append(splits, split)
+		d.note(fmt.Sprintf("Traefik: v2 served %d of %d = %.1f%% (expected %d%% ± %.1f%%)", split.K, split.N,
+			100*split.Share(), w, 100*split.Tolerance))
 	}
 	d.wait("Argo to set 100% and promote v2 to stable")
 	ro, err := d.app.AwaitPromoted(ctx, 100)
 	if err != nil {
 		return summary{}, err
 	}
-	s := summary{promoted: time.Since(released), stableRS: ro.Status.StableRS, why: d.c.NoAnalyzer}
+	s := summary{splits: splits, promoted: time.Since(released), stableRS: ro.Status.StableRS, why: d.c.NoAnalyzer}
 	d.note("v2 fully promoted: the stable Service now selects v2, weights reset to stable")
 	return s, nil
 }
 
 // badVersion releases a version that fails half its requests and waits for the analyzer to roll it back.
 func (d *demo) badVersion(ctx context.Context) (badResult, error) {
-	d.c.DataPlane.Behave(namespace, sampleapp.CanarySvc, cluster.Behaviour{ErrorRate: 0.5, MedianLatency: 20 * time.Millisecond})
 	since := time.Now()
-	servedBefore, failedBefore := d.c.DataPlane.Served(namespace, sampleapp.CanarySvc)
 	d.note("release v3-bad: its pods fail 50% of requests")
-	if err := d.app.Release(ctx, "v3-bad"); err != nil {
+	if err := d.app.ReleaseFailing(ctx, "v3-bad", 0.5); err != nil {
 		return badResult{}, err
 	}
 	d.wait("Argo to send 1% to the bad canary")
 	if err := d.app.AwaitWeights(ctx, 1, 100, 2*sampleapp.StepTimeout); err != nil {
 		return badResult{}, err
 	}
-	d.wait("the analyzer to find the bad canary in Prometheus and abort the Rollout")
+	d.wait("the analyzer to find the bad canary in Traefik's metrics (Prometheus) and abort the Rollout")
 	revert, err := d.app.AwaitRevert(ctx, 1, since, 2*time.Minute)
 	if err != nil {
 		return badResult{}, err
 	}
 	d.note(fmt.Sprintf("rolled back: every route at 0%% %v after reaching 1%%", revert.RoutesReverted.Round(10*time.Millisecond)))
-	served, failed := d.c.DataPlane.Served(namespace, sampleapp.CanarySvc)
-	r := badResult{revert: revert, verdict: "(no verdict read)", served: served - servedBefore, failed: failed - failedBefore}
+	counts := d.app.Traffic.Counts()
+	r := badResult{revert: revert, verdict: "(no verdict read)", served: counts.Served["v3-bad"], failed: counts.Failed["v3-bad"]}
 	if a, ok := d.analysis(); ok {
 		r.verdict = a.Phase
 		if a.Verdict.Reason != "" {
@@ -354,45 +376,14 @@ func (d *demo) row(ctx context.Context) Row {
 		r.Analyzer = a.Phase
 	}
 	r.Canary = "-"
-	if d.c.DataPlane != nil {
-		served, failed := d.c.DataPlane.Served(namespace, sampleapp.CanarySvc)
-		r.Canary = fmt.Sprintf("%d (%d err)", served, failed)
+	if d.app.Traffic != nil && r.Release != "v1" && r.Release != "?" {
+		counts := d.app.Traffic.Counts()
+		r.Canary = fmt.Sprintf("%d (%d err)", counts.Served[r.Release], counts.Failed[r.Release])
 	}
 	return r
 }
 
-// analysis is the analyzer's entry for the demo's Rollout, from plugin-server's GET /api/v1/analyses.
-type analysis struct {
-	Namespace string `json:"namespace"`
-	Rollout   string `json:"rollout"`
-	Phase     string `json:"phase"`
-	Verdict   struct {
-		Outcome string `json:"outcome"`
-		Reason  string `json:"reason"`
-	} `json:"verdict"`
-}
-
-var client = &http.Client{Timeout: time.Second}
-
-func (d *demo) analysis() (analysis, bool) {
-	if d.c.NoAnalyzer != "" {
-		return analysis{}, false
-	}
-	resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/api/v1/analyses", d.c.HTTPPort))
-	if err != nil {
-		return analysis{}, false
-	}
-	defer resp.Body.Close()
-	var body struct {
-		Analyses []analysis `json:"analyses"`
-	}
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&body) != nil {
-		return analysis{}, false
-	}
-	for _, a := range body.Analyses {
-		if a.Namespace == namespace && a.Rollout == sampleapp.Rollout {
-			return a, true
-		}
-	}
-	return analysis{}, false
+// analysis is the analyzer's entry for the demo's Rollout.
+func (d *demo) analysis() (cluster.Analysis, bool) {
+	return d.c.Analysis(namespace, sampleapp.Rollout)
 }

@@ -7,10 +7,19 @@
 //	plugin-server           (the real jar, real routing engine, talking to the API server)
 //	rollouts-controller     (Argo Rollouts v1.9.1, or v1.10.2 with make e2e-argo110; argo-rollouts-config registering our connector
 //	                         by file:// location and sha256, as a user would)
+//	Traefik v3.6.12         (testkit/traefik/build.sh; the real north/south gateway: its Kubernetes Gateway
+//	                         provider reads the routes, EndpointSlices and Services, writes the routes' status
+//	                         and sends the traffic to the pods' IPs by the weights Weighbridge wrote)
+//	pod server              (internal/podserver: answers at every pod IP as that pod's version)
+//	Prometheus              (/usr/bin/prometheus: scrapes Traefik's real metrics and the simulated Linkerd ones)
 //
-// It also runs a route-status writer that plays the part of Traefik's and Linkerd's controllers: it
-// accepts every HTTPRoute and GRPCRoute (status.parents Accepted=True at the route's generation), which
-// Weighbridge's default verifyWeight=status waits for.
+// All of it runs inside one network namespace (scripts/in-netns, see InNetns): Traefik listens on GatewayIP,
+// and KWOK's pod CIDR is local there, so the pod server answers at each pod's own IP.
+//
+// East/west stays simulated: Linkerd's proxy is not available to build here, so a route-status writer plays
+// Linkerd's controller for the Service-parented (GAMMA) routes (status.parents Accepted=True at the route's
+// generation, which Weighbridge's default verifyWeight=status waits for) and DataPlane writes Linkerd-shaped
+// metrics for them. The north/south route's status is Traefik's own.
 package cluster
 
 import (
@@ -69,6 +78,8 @@ type Options struct {
 	// RolloutsController, when set, is the rollouts-controller binary to run instead of Bin's (v1.9.1): make
 	// e2e-argo110 passes v1.10.2 (build.sh rollouts-v1.10).
 	RolloutsController string
+	// Traefik, when set, is the traefik binary; otherwise testkit/traefik/build.sh builds or finds it.
+	Traefik string
 	// Logf narrates progress (to the test log).
 	Logf func(format string, args ...any)
 }
@@ -84,6 +95,9 @@ type Cluster struct {
 	Argo       argoclient.Interface
 
 	ControlPlane, ControllerManager, KWOK, Server, Rollouts *Proc
+	// Traefik is the north/south gateway; PodServer answers at the pods' IPs.
+	Traefik   *Traefik
+	PodServer *Proc
 
 	// GRPCPort and HTTPPort are plugin-server's (fixed, so that a restarted server is where the connector's
 	// --server points).
@@ -138,10 +152,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		what string
 		f    func() error
 	}{
-		{"control-plane binaries found or built", c.binaries},
+		{"in the network namespace; control-plane and Traefik binaries found or built", c.binaries},
 		{"etcd + kube-apiserver with CRDs ready", c.startAPIServer},
 		{"kube-controller-manager started", c.startControllerManager},
 		{"KWOK node Ready", func() error { return c.startKWOK(ctx) }},
+		{"Traefik accepted the GatewayClass", func() error { return c.startTraefik(ctx) }},
+		{"pod server answering at the pods' IPs", c.startPodServer},
 		{"plugin-server features read (--help); data plane + Prometheus ready if it has the analyzer", c.startAnalyzerBackends},
 		{"plugin-server ready", c.startServer},
 		{"rollouts-controller healthy with the connector registered", func() error { return c.startRollouts(ctx) }},
@@ -172,6 +188,12 @@ func StartAPIServer(opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) binaries() error {
+	if err := InNetns(); err != nil {
+		return err
+	}
+	if _, err := c.traefikBinary(); err != nil {
+		return err
+	}
 	if c.opts.Bin != "" {
 		c.Bin = c.opts.Bin
 	} else {
@@ -231,7 +253,8 @@ func (c *Cluster) startControllerManager() error {
 		"--kubeconfig="+c.Kubeconfig,
 		// What Rollouts need: ReplicaSets create Pods, namespaces get their default ServiceAccount (the
 		// ServiceAccount admission plugin refuses Pods without it), old ReplicaSets' Pods are collected.
-		"--controllers=replicaset-controller,deployment-controller,serviceaccount-controller,garbage-collector-controller",
+		// EndpointSlices for the pods' IPs are what Traefik sends the north/south traffic to.
+		"--controllers=replicaset-controller,deployment-controller,serviceaccount-controller,garbage-collector-controller,endpointslice-controller",
 		"--leader-elect=false",
 		"--secure-port=0",
 		"--use-service-account-credentials=false",
@@ -261,7 +284,7 @@ func (c *Cluster) startKWOK(ctx context.Context) error {
 		"--kubeconfig="+c.Kubeconfig,
 		"--config="+filepath.Join(c.Bin, "kwok-stages.yaml"),
 		"--manage-single-node="+NodeName,
-		"--cidr=10.244.0.0/16",
+		"--cidr="+PodCIDR,
 		"--node-ip=127.0.0.1",
 		"--node-port=0") // no kubelet API server: nothing execs into these Pods
 	if err != nil {
@@ -348,7 +371,7 @@ func (c *Cluster) startAnalyzerBackends() error {
 	if c.DataPlane, err = c.StartDataPlane(); err != nil {
 		return err
 	}
-	if c.Prometheus, err = c.StartPrometheus(c.DataPlane.Target()); err != nil {
+	if c.Prometheus, err = c.StartPrometheus(map[string]string{"dataplane": c.DataPlane.Target(), "traefik": c.Traefik.MetricsTarget}); err != nil {
 		c.NoAnalyzer = err.Error()
 		c.opts.Logf("cluster: no analyzer scenarios: %v", err)
 		return nil
@@ -453,7 +476,11 @@ func (c *Cluster) Stop() {
 	if c.Prometheus != nil {
 		prometheus = c.Prometheus.Proc
 	}
-	for _, p := range []*Proc{c.Rollouts, c.Server, prometheus, c.KWOK, c.ControllerManager, c.ControlPlane} {
+	var traefik *Proc
+	if c.Traefik != nil {
+		traefik = c.Traefik.Proc
+	}
+	for _, p := range []*Proc{c.Rollouts, c.Server, prometheus, c.PodServer, traefik, c.KWOK, c.ControllerManager, c.ControlPlane} {
 		if p != nil {
 			p.Stop(15 * time.Second)
 		}
@@ -463,10 +490,13 @@ func (c *Cluster) Stop() {
 // Logs lists the processes' log files.
 func (c *Cluster) Logs() []string {
 	var logs []string
-	for _, p := range []*Proc{c.ControlPlane, c.ControllerManager, c.KWOK, c.Server, c.Rollouts} {
+	for _, p := range []*Proc{c.ControlPlane, c.ControllerManager, c.KWOK, c.Server, c.Rollouts, c.PodServer} {
 		if p != nil {
 			logs = append(logs, p.LogPath)
 		}
+	}
+	if c.Traefik != nil {
+		logs = append(logs, c.Traefik.LogPath)
 	}
 	if c.Prometheus != nil {
 		logs = append(logs, c.Prometheus.LogPath)

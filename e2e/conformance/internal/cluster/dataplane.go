@@ -17,13 +17,16 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// DataPlane simulates the traffic of the routes it follows, as Traefik (Gateway-parented HTTPRoutes) and
-// Linkerd's proxies (Service-parented HTTPRoutes and GRPCRoutes) would serve it: every 100 ms it reads each
-// route's live weights from the API server and serves that route's request rate split across the backends in
-// proportion to their weights (header rules get no share: no simulated client sends the header). How each
-// backend Service answers (error rate, median latency) is set by the test and may change at any time.
-// /metrics exposes Traefik- and Linkerd-shaped counters and histograms, the series Weighbridge's analyzer
-// queries, for a real Prometheus to scrape.
+// DataPlane simulates the east/west traffic of the routes it follows, as Linkerd's proxies would serve the
+// Service-parented (GAMMA) HTTPRoutes and GRPCRoutes: every 100 ms it reads each route's live weights from the
+// API server and serves that route's request rate split across the backends in proportion to their weights
+// (header rules get no share: no simulated client sends the header). How each backend Service answers (error
+// rate, median latency) is set by the test and may change at any time. /metrics exposes the counters and
+// histograms Linkerd's proxies export (outbound_{http,grpc}_route_backend_*, in the shapes Linkerd documents),
+// the series Weighbridge's analyzer queries for east/west routes, for a real Prometheus to scrape.
+//
+// North/south is not simulated: real Traefik serves Gateway-parented routes (see Traffic), and Follow refuses
+// them.
 //
 // Outcomes are evenly spread, not random: after n requests a backend has failed round(n * errorRate) of them
 // and its latencies are the log-normal's quantiles in low-discrepancy order, so what a test sees depends on the
@@ -52,10 +55,7 @@ type followed struct {
 	rate float64 // requests per second over all backends
 }
 
-var (
-	traefikBuckets = []float64{0.1, 0.3, 1.2, 5}
-	linkerdBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5}
-)
+var linkerdBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5}
 
 // backendStats are the cumulative counters of one (route, backend) pair.
 type backendStats struct {
@@ -70,8 +70,6 @@ type backendStats struct {
 	// there, so a new error rate holds at once rather than catching up on the history.
 	spreadServed, spreadFailed int64
 	count                      map[bool]int64 // by failed
-	sum                        map[bool]float64
-	traefikBkts                map[bool][]int64
 	linkerdBkts                map[bool][]int64
 }
 
@@ -98,7 +96,8 @@ func (c *Cluster) StartDataPlane() (*DataPlane, error) {
 // Target is the host:port Prometheus scrapes (path /metrics).
 func (d *DataPlane) Target() string { return d.addr }
 
-// Follow serves rate requests per second through route from now on.
+// Follow serves rate requests per second through route from now on. Routes with a Gateway parent are
+// ignored: real Traefik serves them.
 func (d *DataPlane) Follow(route RouteRef, rate float64) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -169,6 +168,9 @@ func (d *DataPlane) serve(route *unstructured.Unstructured, f followed, elapsed 
 	if len(parents) > 0 {
 		parent = parents[0].(map[string]any)
 	}
+	if parent == nil || parent["kind"] != "Service" {
+		return // north/south: real Traefik serves it
+	}
 	type share struct {
 		service string
 		port    int64
@@ -204,8 +206,7 @@ func (d *DataPlane) serve(route *unstructured.Unstructured, f followed, elapsed 
 		b := d.backends[key]
 		if b == nil {
 			b = &backendStats{route: f.ref, parent: parent, service: s.service, port: s.port,
-				count: map[bool]int64{}, sum: map[bool]float64{},
-				traefikBkts: map[bool][]int64{false: make([]int64, len(traefikBuckets)), true: make([]int64, len(traefikBuckets))},
+				count:       map[bool]int64{},
 				linkerdBkts: map[bool][]int64{false: make([]int64, len(linkerdBuckets)), true: make([]int64, len(linkerdBuckets))}}
 			d.backends[key] = b
 		}
@@ -225,12 +226,6 @@ func (d *DataPlane) serve(route *unstructured.Unstructured, f followed, elapsed 
 			}
 			latency := behaviour.MedianLatency.Seconds() * math.Exp(0.5*normalQuantile(weyl(b.served)))
 			b.count[failed]++
-			b.sum[failed] += latency
-			for j, le := range traefikBuckets {
-				if latency <= le {
-					b.traefikBkts[failed][j]++
-				}
-			}
 			for j, le := range linkerdBuckets {
 				if latency <= le {
 					b.linkerdBkts[failed][j]++
@@ -261,24 +256,9 @@ func (d *DataPlane) exposition() string {
 	for _, k := range keys {
 		b := d.backends[k]
 		grpc := b.route.GVR == GRPCRoutes
-		viaGateway := b.parent != nil && b.parent["kind"] != "Service"
 		for _, failed := range []bool{false, true} {
 			n := b.count[failed]
 			if n == 0 {
-				continue
-			}
-			if viaGateway {
-				// Traefik v3's Gateway provider names a backend <ns>-<svc>-http-<port>@kubernetesgateway.
-				code := map[bool]string{false: "200", true: "503"}[failed]
-				labels := fmt.Sprintf(`service="%s-%s-http-%d@kubernetesgateway",code="%s",method="GET",protocol="http"`,
-					b.route.Namespace, b.service, b.port, code)
-				fmt.Fprintf(&out, "traefik_service_requests_total{%s} %d\n", labels, n)
-				for j, le := range traefikBuckets {
-					fmt.Fprintf(&out, "traefik_service_request_duration_seconds_bucket{%s,le=\"%g\"} %d\n", labels, le, b.traefikBkts[failed][j])
-				}
-				fmt.Fprintf(&out, "traefik_service_request_duration_seconds_bucket{%s,le=\"+Inf\"} %d\n", labels, n)
-				fmt.Fprintf(&out, "traefik_service_request_duration_seconds_count{%s} %d\n", labels, n)
-				fmt.Fprintf(&out, "traefik_service_request_duration_seconds_sum{%s} %f\n", labels, b.sum[failed])
 				continue
 			}
 			// Linkerd's outbound route-backend metrics, as the callers' proxies report them.
@@ -308,8 +288,8 @@ type Prometheus struct {
 	URL string
 }
 
-// StartPrometheus starts Prometheus scraping target and waits until it is ready.
-func (c *Cluster) StartPrometheus(target string) (*Prometheus, error) {
+// StartPrometheus starts Prometheus scraping targets (job name -> host:port) and waits until it is ready.
+func (c *Cluster) StartPrometheus(targets map[string]string) (*Prometheus, error) {
 	bin := os.Getenv("WEIGHBRIDGE_PROMETHEUS")
 	if bin == "" {
 		bin = "/usr/bin/prometheus"
@@ -322,9 +302,16 @@ func (c *Cluster) StartPrometheus(target string) (*Prometheus, error) {
 		return nil, fmt.Errorf("create %s: %w", dir, err)
 	}
 	config := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(config, []byte(fmt.Sprintf(
-		"global: {scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}\n"+
-			"scrape_configs:\n- job_name: dataplane\n  static_configs: [{targets: ['%s']}]\n", target)), 0o644); err != nil {
+	yml := "global: {scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s}\nscrape_configs:\n"
+	jobs := make([]string, 0, len(targets))
+	for job := range targets {
+		jobs = append(jobs, job)
+	}
+	sort.Strings(jobs)
+	for _, job := range jobs {
+		yml += fmt.Sprintf("- job_name: %s\n  static_configs: [{targets: ['%s']}]\n", job, targets[job])
+	}
+	if err := os.WriteFile(config, []byte(yml), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", config, err)
 	}
 	port, err := freePort()

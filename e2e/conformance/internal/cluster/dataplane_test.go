@@ -29,25 +29,25 @@ func TestDataPlaneSplitsTrafficByLiveWeightsAndFailsEvenly(t *testing.T) {
 	d := &DataPlane{behave: map[string]Behaviour{}, backends: map[string]*backendStats{}}
 	d.Behave("shop", "app-canary", Behaviour{ErrorRate: 0.2})
 	ref := RouteRef{GVR: HTTPRoutes, Namespace: "shop", Name: "r"}
-	gw := map[string]any{"name": "traefik-gateway"}
+	mesh := map[string]any{"group": "", "kind": "Service", "name": "app", "port": int64(80)}
 
 	// 1000 requests/s for 1 s at 90/10, header rule ignored; then 10 s at 50/50.
-	d.serve(route("HTTPRoute", gw, 90, 10, true), followed{ref, 1000}, 1)
+	d.serve(route("HTTPRoute", mesh, 90, 10, true), followed{ref, 1000}, 1)
 	if s, f := d.Served("shop", "app-canary"); s != 100 || f != 20 {
 		t.Fatalf("canary at 10%% of 1000 req: served %d failed %d, want 100 and 20", s, f)
 	}
 	if s, f := d.Served("shop", "app-stable"); s != 900 || f != 0 {
 		t.Fatalf("stable at 90%% of 1000 req: served %d failed %d, want 900 and 0", s, f)
 	}
-	d.serve(route("HTTPRoute", gw, 50, 50, false), followed{ref, 1000}, 10)
+	d.serve(route("HTTPRoute", mesh, 50, 50, false), followed{ref, 1000}, 10)
 	if s, _ := d.Served("shop", "app-canary"); s != 5100 {
 		t.Fatalf("canary after 10 s more at 50%%: served %d, want 5100", s)
 	}
 
 	out := d.exposition()
 	for _, want := range []string{
-		`traefik_service_requests_total{service="shop-app-canary-http-80@kubernetesgateway",code="503",method="GET",protocol="http"} 1020`,
-		`traefik_service_requests_total{service="shop-app-stable-http-80@kubernetesgateway",code="200",method="GET",protocol="http"} 5900`,
+		`backend_name="app-canary",backend_port="80",http_status="503",error=""} 1020`,
+		`backend_name="app-stable",backend_port="80",http_status="200",error=""} 5900`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("exposition lacks %s; got:\n%s", want, out)
@@ -78,15 +78,27 @@ func TestDataPlaneExportsLinkerdSeriesForServiceParents(t *testing.T) {
 	}
 }
 
+func TestDataPlaneLeavesGatewayParentedRoutesToRealTraefik(t *testing.T) {
+	d := &DataPlane{behave: map[string]Behaviour{}, backends: map[string]*backendStats{}}
+	ref := RouteRef{GVR: HTTPRoutes, Namespace: "shop", Name: "r"}
+	d.serve(route("HTTPRoute", map[string]any{"name": "traefik-gateway"}, 90, 10, false), followed{ref, 1000}, 1)
+	if s, _ := d.Served("shop", "app-stable"); s != 0 {
+		t.Fatalf("a Gateway-parented route was simulated (%d requests): real Traefik serves it", s)
+	}
+	if out := d.exposition(); out != "" {
+		t.Fatalf("exposition of a Gateway-parented route: %q, want nothing", out)
+	}
+}
+
 func TestDataPlaneNewErrorRateHoldsAtOnceAfterABehaviourChange(t *testing.T) {
 	d := &DataPlane{behave: map[string]Behaviour{}, backends: map[string]*backendStats{}}
 	ref := RouteRef{GVR: HTTPRoutes, Namespace: "shop", Name: "r"}
-	gw := map[string]any{"name": "traefik-gateway"}
-	d.serve(route("HTTPRoute", gw, 0, 100, false), followed{ref, 1000}, 1) // 1000 healthy requests
+	mesh := map[string]any{"group": "", "kind": "Service", "name": "app", "port": int64(80)}
+	d.serve(route("HTTPRoute", mesh, 0, 100, false), followed{ref, 1000}, 1) // 1000 healthy requests
 	// A new version on the same Service fails half its requests: half of the next 100 fail, not all of them
 	// (as they would if failures caught up with 50% of the 1000 before).
 	d.Behave("shop", "app-canary", Behaviour{ErrorRate: 0.5})
-	d.serve(route("HTTPRoute", gw, 0, 100, false), followed{ref, 100}, 1)
+	d.serve(route("HTTPRoute", mesh, 0, 100, false), followed{ref, 100}, 1)
 	if s, f := d.Served("shop", "app-canary"); s != 1100 || f != 50 {
 		t.Fatalf("after 1000 healthy and 100 at 50%% errors: served %d failed %d, want 1100 and 50", s, f)
 	}

@@ -3,7 +3,8 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,17 +23,17 @@ var (
 	Gateways   = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"}
 )
 
-// Controller names the route-status writer reports, per parent kind: north/south routes hang off a Traefik
-// Gateway, east/west (GAMMA) routes off a Service in Linkerd's mesh.
+// Controller names: north/south routes hang off a Traefik Gateway (Traefik itself writes their status),
+// east/west (GAMMA) routes off a Service in Linkerd's mesh (the route-status writer plays Linkerd's controller).
 const (
 	TraefikController = "traefik.io/gateway-controller"
 	LinkerdController = "linkerd.io/gateway-controller"
 )
 
-// acceptRoutes plays Traefik's and Linkerd's controllers for status: every 100 ms it sets each route's
-// status.parents to Accepted=True and ResolvedRefs=True at the route's current generation, as those
-// controllers do once they have programmed a change. (They take longer; this one is prompt and never
-// refuses, so what the tests measure is Argo and Weighbridge.)
+// acceptRoutes plays Linkerd's controller for status (Linkerd is simulated, see the package comment): every
+// 100 ms it sets the status.parents of each route whose parents are all Services to Accepted=True and
+// ResolvedRefs=True at the route's current generation, as Linkerd does once it has programmed a change. (It
+// takes longer; this one is prompt and never refuses.) Routes with a Gateway parent are left to Traefik.
 func (c *Cluster) acceptRoutes(ctx context.Context) {
 	for ctx.Err() == nil {
 		for _, gvr := range []schema.GroupVersionResource{HTTPRoutes, GRPCRoutes} {
@@ -42,7 +43,7 @@ func (c *Cluster) acceptRoutes(ctx context.Context) {
 			}
 			for i := range list.Items {
 				route := &list.Items[i]
-				if accepted(route) {
+				if !meshOnly(route) || accepted(route) {
 					continue
 				}
 				setAccepted(route)
@@ -55,6 +56,17 @@ func (c *Cluster) acceptRoutes(ctx context.Context) {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// meshOnly tells whether every parent of route is a Service (an east/west GAMMA route).
+func meshOnly(route *unstructured.Unstructured) bool {
+	parents, _, _ := unstructured.NestedSlice(route.Object, "spec", "parentRefs")
+	for _, p := range parents {
+		if ref, ok := p.(map[string]any); !ok || ref["kind"] != "Service" {
+			return false
+		}
+	}
+	return len(parents) > 0
 }
 
 func accepted(route *unstructured.Unstructured) bool {
@@ -85,10 +97,7 @@ func setAccepted(route *unstructured.Unstructured) {
 	var statuses []any
 	for _, p := range parents {
 		ref := p.(map[string]any)
-		controller := TraefikController
-		if ref["kind"] == "Service" {
-			controller = LinkerdController
-		}
+		controller := LinkerdController
 		cond := func(typ, reason string) map[string]any {
 			return map[string]any{"type": typ, "status": "True", "reason": reason, "message": "accepted by the e2e route-status writer",
 				"observedGeneration": route.GetGeneration(), "lastTransitionTime": now}
@@ -115,13 +124,8 @@ type Weights struct {
 
 // String renders the weights like "stable=90 canary=10".
 func (w Weights) String() string {
-	var keys []string
-	for k := range w.Backends {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var b strings.Builder
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(w.Backends)) {
 		if i > 0 {
 			b.WriteByte(' ')
 		}

@@ -37,3 +37,14 @@ func TestAcceptedFollowsTheRouteGenerationPerParent(t *testing.T) {
 		t.Fatal("a status for generation 3 accepts generation 4")
 	}
 }
+
+func TestOnlyServiceParentedRoutesGetTheSimulatedLinkerdStatus(t *testing.T) {
+	mesh := map[string]any{"group": "", "kind": "Service", "name": "app", "port": int64(80)}
+	if !meshOnly(route("HTTPRoute", mesh, 90, 10, false)) {
+		t.Fatal("a Service-parented route must get the simulated Linkerd status")
+	}
+	// A Gateway parent (kind defaults to Gateway): Traefik writes the status, the simulator must not.
+	if meshOnly(route("HTTPRoute", map[string]any{"name": "traefik-gateway"}, 90, 10, false)) {
+		t.Fatal("a Gateway-parented route must be left to Traefik")
+	}
+}

@@ -2,7 +2,12 @@
 // Services checkout (the mesh front), checkout-stable and checkout-canary, a Traefik Gateway, the
 // north/south HTTPRoute checkout-web (Gateway parent), the east/west HTTPRoute checkout-mesh and GRPCRoute
 // checkout-grpc (Service parent, Linkerd's GAMMA), and the Rollout checkout over all three; plus the waits
-// and actions both drive it with (release, promote, await a step or the routes' weights, time-to-revert).
+// and actions both drive it with (release, promote, await a step or the routes' weights, time-to-revert, the
+// split real Traefik applies).
+//
+// The pods are KWOK's, served by the cluster's pod server at their own IPs: each answers as its version (the
+// image tag) and fails the share of requests its template's podserver.ErrorRateAnnotation says, so a bad
+// release is a pod template that fails, as in real life.
 package sampleapp
 
 import (
@@ -20,6 +25,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/weighbridge/weighbridge/e2e/conformance/internal/cluster"
+	"github.com/weighbridge/weighbridge/e2e/conformance/internal/podserver"
 )
 
 // Names of the app's Services and Rollout.
@@ -39,6 +45,9 @@ type Options struct {
 	MaxTrafficWeight int32          // 0 = Argo's default (100)
 	HeaderRoutes     bool           // managedRoutes canary-header, useHeaderRoutes on checkout-web
 	Analysis         map[string]any // the plugin config's "analysis" (nil: none)
+	// GatewayGRPC adds the north/south GRPCRoute checkout-grpc-web (Traefik Gateway parent, hostname GRPCHost)
+	// to the routes and the Rollout: gRPC through real Traefik, for the analyzer's gRPC-code checks.
+	GatewayGRPC bool
 }
 
 // App is one installed application and the Timeline that follows its Rollout and routes.
@@ -47,7 +56,20 @@ type App struct {
 	NS     string
 	Routes []cluster.RouteRef
 	TL     *cluster.Timeline
+	// Traffic is the real north/south traffic through Traefik (nil until Serve).
+	Traffic *cluster.Traffic
+	// GRPCTraffic is the real gRPC traffic through Traefik to checkout-grpc-web (nil until ServeGRPC).
+	GRPCTraffic *cluster.Traffic
 }
+
+// GatewayGRPCRoute is the north/south GRPCRoute of Options.GatewayGRPC.
+const GatewayGRPCRoute = "checkout-grpc-web"
+
+// GRPCHost is the hostname of the north/south GRPCRoute checkout-grpc-web of the app in namespace ns.
+func GRPCHost(ns string) string { return "grpc." + ns + ".example.com" }
+
+// Host is the hostname of the north/south HTTPRoute checkout-web of the app in namespace ns.
+func Host(ns string) string { return "checkout." + ns + ".example.com" }
 
 // Install creates the app in namespace ns, starts its Timeline and waits until revision 1 is Healthy. On error
 // the returned App (when not nil) has a Timeline the caller still stops.
@@ -70,7 +92,7 @@ func Install(ctx context.Context, c *cluster.Cluster, ns string, o Options) (*Ap
 			return nil, fmt.Errorf("create service %s/%s: %w", ns, name, err)
 		}
 	}
-	for _, obj := range routeObjects(ns) {
+	for _, obj := range routeObjects(ns, o) {
 		u := &unstructured.Unstructured{Object: obj.body}
 		if _, err := c.Dynamic.Resource(obj.gvr).Namespace(ns).Create(ctx, u, metav1.CreateOptions{}); err != nil {
 			return nil, fmt.Errorf("create %s %s/%s: %w", u.GetKind(), ns, u.GetName(), err)
@@ -84,6 +106,9 @@ func Install(ctx context.Context, c *cluster.Cluster, ns string, o Options) (*Ap
 		{GVR: cluster.HTTPRoutes, Namespace: ns, Name: "checkout-mesh"},
 		{GVR: cluster.GRPCRoutes, Namespace: ns, Name: "checkout-grpc"},
 	}}
+	if o.GatewayGRPC {
+		a.Routes = append(a.Routes, cluster.RouteRef{GVR: cluster.GRPCRoutes, Namespace: ns, Name: GatewayGRPCRoute})
+	}
 	a.TL = c.Follow(ns, Rollout, a.Routes...)
 	// The first revision is promoted at once (no steps for a first deploy).
 	if _, err := a.AwaitRollout(ctx, 2*time.Minute, "Healthy with revision 1", func(ro *v1alpha1.Rollout) bool {
@@ -100,7 +125,7 @@ type object struct {
 	body map[string]any
 }
 
-func routeObjects(ns string) []object {
+func routeObjects(ns string, o Options) []object {
 	backends := func(port int64) []any {
 		return []any{
 			map[string]any{"name": StableSvc, "port": port, "weight": int64(100)},
@@ -108,7 +133,7 @@ func routeObjects(ns string) []object {
 		}
 	}
 	meshParent := []any{map[string]any{"group": "", "kind": "Service", "name": "checkout", "port": int64(80)}}
-	return []object{
+	objs := []object{
 		{cluster.Gateways, map[string]any{
 			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
 			"metadata": map[string]any{"name": "traefik-gateway", "namespace": ns},
@@ -120,7 +145,7 @@ func routeObjects(ns string) []object {
 			"metadata": map[string]any{"name": "checkout-web", "namespace": ns},
 			"spec": map[string]any{
 				"parentRefs": []any{map[string]any{"name": "traefik-gateway", "sectionName": "web"}},
-				"hostnames":  []any{"checkout.example.com"},
+				"hostnames":  []any{Host(ns)},
 				"rules": []any{map[string]any{
 					"matches":     []any{map[string]any{"path": map[string]any{"type": "PathPrefix", "value": "/"}}},
 					"backendRefs": backends(80),
@@ -144,11 +169,27 @@ func routeObjects(ns string) []object {
 			},
 		}},
 	}
+	if o.GatewayGRPC {
+		objs = append(objs, object{cluster.GRPCRoutes, map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GRPCRoute",
+			"metadata": map[string]any{"name": GatewayGRPCRoute, "namespace": ns},
+			"spec": map[string]any{
+				"parentRefs": []any{map[string]any{"name": "traefik-gateway", "sectionName": "web"}},
+				"hostnames":  []any{GRPCHost(ns)},
+				"rules":      []any{map[string]any{"backendRefs": backends(9000)}},
+			},
+		}})
+	}
+	return objs
 }
 
 func rolloutObject(ns string, o Options) *v1alpha1.Rollout {
 	httpRoutes := []map[string]any{{"name": "checkout-web", "useHeaderRoutes": o.HeaderRoutes}, {"name": "checkout-mesh"}}
-	pluginConfig := map[string]any{"httpRoutes": httpRoutes, "grpcRoutes": []any{map[string]any{"name": "checkout-grpc"}}}
+	grpcRoutes := []any{map[string]any{"name": "checkout-grpc"}}
+	if o.GatewayGRPC {
+		grpcRoutes = append(grpcRoutes, map[string]any{"name": GatewayGRPCRoute})
+	}
+	pluginConfig := map[string]any{"httpRoutes": httpRoutes, "grpcRoutes": grpcRoutes}
 	if o.Analysis != nil {
 		pluginConfig["analysis"] = o.Analysis
 	}
@@ -166,7 +207,8 @@ func rolloutObject(ns string, o Options) *v1alpha1.Rollout {
 			Replicas: Ptr(int32(2)),
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "checkout"}},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout"}},
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "checkout"},
+					Annotations: map[string]string{podserver.ErrorRateAnnotation: "0"}},
 				Spec: corev1.PodSpec{
 					// No scheduler runs: the Pods go straight to KWOK's node, which makes them Running and Ready.
 					NodeName:                     cluster.NodeName,
@@ -189,13 +231,31 @@ func rolloutObject(ns string, o Options) *v1alpha1.Rollout {
 	}
 }
 
-// Release changes the image to version, which starts a canary.
+// Release changes the image to version (a healthy one: its pods fail no request), which starts a canary.
 func (a *App) Release(ctx context.Context, version string) error {
-	patch := fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"checkout","image":"registry.example.com/checkout:%s"}]}}}}`, version)
+	return a.ReleaseFailing(ctx, version, 0)
+}
+
+// ReleaseFailing changes the image to version whose pods fail errorRate (0..1) of their HTTP requests.
+func (a *App) ReleaseFailing(ctx context.Context, version string, errorRate float64) error {
+	return a.release(ctx, version, errorRate, 0)
+}
+
+// ReleaseFailingGRPC changes the image to version whose pods answer HTTP healthily but fail grpcErrorRate
+// (0..1) of their gRPC calls with UNAVAILABLE.
+func (a *App) ReleaseFailingGRPC(ctx context.Context, version string, grpcErrorRate float64) error {
+	return a.release(ctx, version, 0, grpcErrorRate)
+}
+
+func (a *App) release(ctx context.Context, version string, httpRate, grpcRate float64) error {
+	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{%q:"%g",%q:"%g"}},`+
+		`"spec":{"containers":[{"name":"checkout","image":"registry.example.com/checkout:%s"}]}}}}`,
+		podserver.ErrorRateAnnotation, httpRate, podserver.GRPCErrorRateAnnotation, grpcRate, version)
 	if _, err := a.C.Argo.ArgoprojV1alpha1().Rollouts(a.NS).Patch(ctx, Rollout, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
 		return fmt.Errorf("update the image of rollout %s/%s: %w", a.NS, Rollout, err)
 	}
-	a.TL.Note("image -> %s (canary starts)", version)
+	a.TL.Note("image -> %s, its pods fail %g%% of HTTP requests and %g%% of gRPC calls (canary starts)", version,
+		100*httpRate, 100*grpcRate)
 	return nil
 }
 
@@ -445,17 +505,82 @@ func ErrorRateAnalysis() map[string]any {
 	}
 }
 
-// Serve makes the cluster's data plane send perRoute requests per second through each route of the app, split
-// by the routes' live weights, with the given behaviour of the stable and canary Services.
-func (a *App) Serve(perRoute float64, stable, canary cluster.Behaviour) {
-	dp := a.C.DataPlane
-	for _, r := range a.Routes {
-		dp.Follow(r, perRoute)
+// Serve sends gatewayRate real requests per second through Traefik to the north/south route checkout-web
+// (answered by the pods, as their versions), and, when the cluster has the simulated east/west data plane,
+// meshRate simulated requests per second through each east/west route, whose backends answer healthily (the
+// simulated mesh knows no versions: a bad version is seen by Traefik's real metrics only).
+func (a *App) Serve(gatewayRate, meshRate float64) {
+	a.Traffic = a.C.SendTraffic(Host(a.NS), gatewayRate)
+	note := fmt.Sprintf("traffic: %.0f req/s through Traefik to %s", gatewayRate, Host(a.NS))
+	if dp := a.C.DataPlane; dp != nil {
+		for _, r := range a.Routes {
+			dp.Follow(r, meshRate) // ignores the Gateway-parented route
+		}
+		healthy := cluster.Behaviour{ErrorRate: 0.001, MedianLatency: 20 * time.Millisecond}
+		dp.Behave(a.NS, StableSvc, healthy)
+		dp.Behave(a.NS, CanarySvc, healthy)
+		note += fmt.Sprintf("; simulated Linkerd: %.0f req/s per east/west route, healthy", meshRate)
 	}
-	dp.Behave(a.NS, StableSvc, stable)
-	dp.Behave(a.NS, CanarySvc, canary)
-	a.TL.Note("data plane: %.0f req/s per route; stable fails %.1f%%, canary fails %.1f%%", perRoute,
-		100*stable.ErrorRate, 100*canary.ErrorRate)
+	a.TL.Note("%s", note)
+}
+
+// ServeGRPC sends rate real gRPC calls per second through Traefik to the north/south GRPCRoute
+// checkout-grpc-web (Options.GatewayGRPC), answered by the pods as their versions.
+func (a *App) ServeGRPC(rate float64) error {
+	t, err := a.C.SendGRPCTraffic(GRPCHost(a.NS), rate)
+	if err != nil {
+		return err
+	}
+	a.GRPCTraffic = t
+	a.TL.Note("gRPC traffic: %.0f calls/s through Traefik to %s", rate, GRPCHost(a.NS))
+	return nil
+}
+
+// Stop ends the app's traffic and its Timeline.
+func (a *App) Stop() {
+	if a.Traffic != nil {
+		a.Traffic.Stop()
+	}
+	if a.GRPCTraffic != nil {
+		a.GRPCTraffic.Stop()
+	}
+	a.TL.Stop()
+}
+
+// MeasureSplit waits until Traefik has applied the route's current weights (cluster.TraefikThrottle after the
+// wait, plus a margin), then counts window of the real traffic through Traefik and judges the share the canary
+// version served against the canary weight of checkout-web (out of total), which must not change meanwhile.
+// The split goes into the timeline; an error when it is outside the binomial tolerance.
+func (a *App) MeasureSplit(ctx context.Context, canaryVersion string, total int64, window time.Duration) (cluster.Split, error) {
+	if a.Traffic == nil {
+		return cluster.Split{}, fmt.Errorf("no traffic through Traefik: call Serve first")
+	}
+	web := a.Routes[0]
+	before, err := a.C.RouteWeights(ctx, web.GVR, web.Namespace, web.Name)
+	if err != nil {
+		return cluster.Split{}, err
+	}
+	if err := sleep(ctx, cluster.TraefikThrottle+500*time.Millisecond); err != nil {
+		return cluster.Split{}, err
+	}
+	start := a.Traffic.Counts()
+	if err := sleep(ctx, window); err != nil {
+		return cluster.Split{}, err
+	}
+	counts := a.Traffic.Counts().Sub(start)
+	after, err := a.C.RouteWeights(ctx, web.GVR, web.Namespace, web.Name)
+	if err != nil {
+		return cluster.Split{}, err
+	}
+	if before.String() != after.String() {
+		return cluster.Split{}, fmt.Errorf("%s changed from %s to %s while the split was measured: the step was too short to measure", web, before, after)
+	}
+	s := cluster.NewSplit(counts, canaryVersion, after.Backends[CanarySvc], total)
+	a.TL.Note("Traefik split: %s", s)
+	if !s.OK() {
+		return s, fmt.Errorf("the split through Traefik is outside the tolerance: %s", s)
+	}
+	return s, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
