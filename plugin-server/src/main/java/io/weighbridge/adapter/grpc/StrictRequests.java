@@ -1,5 +1,6 @@
 package io.weighbridge.adapter.grpc;
 
+import io.grpc.ForwardingServerCall;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
@@ -186,74 +187,19 @@ public final class StrictRequests {
     }
   }
 
-  /** The transport's call as the typed handler expects it: every method forwarded. */
-  private static final class Typed<Q, A> extends ServerCall<Q, A> {
-    private final ServerCall<InputStream, A> call;
+  /**
+   * The transport's call as the typed handler expects it: grpc's forwarding call, with the typed
+   * method descriptor. No method of {@link ServerCall} takes a request message, so viewing the raw
+   * call as one of {@code Q} is sound once {@link #getMethodDescriptor} says {@code Q}.
+   */
+  private static final class Typed<Q, A>
+      extends ForwardingServerCall.SimpleForwardingServerCall<Q, A> {
     private final MethodDescriptor<Q, A> typed;
 
+    @SuppressWarnings("unchecked")
     Typed(ServerCall<InputStream, A> call, MethodDescriptor<Q, A> typed) {
-      this.call = call;
+      super((ServerCall<Q, A>) (ServerCall<?, A>) call);
       this.typed = typed;
-    }
-
-    @Override
-    public void request(int numMessages) {
-      call.request(numMessages);
-    }
-
-    @Override
-    public void sendHeaders(Metadata headers) {
-      call.sendHeaders(headers);
-    }
-
-    @Override
-    public void sendMessage(A message) {
-      call.sendMessage(message);
-    }
-
-    @Override
-    public boolean isReady() {
-      return call.isReady();
-    }
-
-    @Override
-    public void close(Status status, Metadata trailers) {
-      call.close(status, trailers);
-    }
-
-    @Override
-    public boolean isCancelled() {
-      return call.isCancelled();
-    }
-
-    @Override
-    public void setMessageCompression(boolean enabled) {
-      call.setMessageCompression(enabled);
-    }
-
-    @Override
-    public void setCompression(String compressor) {
-      call.setCompression(compressor);
-    }
-
-    @Override
-    public void setOnReadyThreshold(int numBytes) {
-      call.setOnReadyThreshold(numBytes);
-    }
-
-    @Override
-    public io.grpc.SecurityLevel getSecurityLevel() {
-      return call.getSecurityLevel();
-    }
-
-    @Override
-    public io.grpc.Attributes getAttributes() {
-      return call.getAttributes();
-    }
-
-    @Override
-    public String getAuthority() {
-      return call.getAuthority();
     }
 
     @Override

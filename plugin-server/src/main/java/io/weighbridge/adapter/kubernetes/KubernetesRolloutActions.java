@@ -1,8 +1,11 @@
 package io.weighbridge.adapter.kubernetes;
 
 import io.fabric8.kubernetes.api.model.EventBuilder;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.Resource;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.dsl.base.ResourceDefinitionContext;
@@ -60,7 +63,7 @@ public final class KubernetesRolloutActions implements RolloutActions {
 
   @Override
   public void abort(String namespace, String name) {
-    var rollout = client.genericKubernetesResources(ROLLOUTS).inNamespace(namespace).withName(name);
+    Resource<GenericKubernetesResource> rollout = addressed(namespace, name);
     PatchContext merge = new PatchContext.Builder().withPatchType(PatchType.JSON_MERGE).build();
     try {
       try {
@@ -81,14 +84,26 @@ public final class KubernetesRolloutActions implements RolloutActions {
   public void pause(String namespace, String name) {
     PatchContext merge = new PatchContext.Builder().withPatchType(PatchType.JSON_MERGE).build();
     try {
-      client
-          .genericKubernetesResources(ROLLOUTS)
-          .inNamespace(namespace)
-          .withName(name)
-          .patch(merge, PAUSE_PATCH);
+      addressed(namespace, name).patch(merge, PAUSE_PATCH);
     } catch (KubernetesClientException e) {
       throw translate(e, "pause", namespace, name, "patch rollouts");
     }
+  }
+
+  /**
+   * The Rollout as a resource built from its address, not {@code withName()}: fabric8's patch on a
+   * name-only resource GETs the object first, a request per action for nothing (and a read the
+   * chart's RBAC would otherwise have to grant for it).
+   */
+  private Resource<GenericKubernetesResource> addressed(String namespace, String name) {
+    GenericKubernetesResource address = new GenericKubernetesResource();
+    address.setApiVersion(ROLLOUTS.getGroup() + "/" + ROLLOUTS.getVersion());
+    address.setKind(ROLLOUTS.getKind());
+    ObjectMeta meta = new ObjectMeta();
+    meta.setNamespace(namespace);
+    meta.setName(name);
+    address.setMetadata(meta);
+    return client.genericKubernetesResources(ROLLOUTS).inNamespace(namespace).resource(address);
   }
 
   @Override
