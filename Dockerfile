@@ -89,7 +89,7 @@ COPY --from=connector /out/ /opt/weighbridge/connector/
 # and linked, and the method profiles gathered, up to then; it is used with the same JVM flags (below).
 RUN set -eu; \
     printf 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n' > /tmp/training.kubeconfig; \
-    java -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
+    java -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
          -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp -Duser.home=/tmp \
          -XX:AOTCacheOutput=/opt/weighbridge/plugin-server.aot \
          -jar /opt/weighbridge/weighbridge-plugin-server.jar --kubeconfig=/tmp/training.kubeconfig \
@@ -101,11 +101,13 @@ RUN set -eu; \
     chmod -R a+rX /opt/weighbridge
 # Container-aware JVM: heap as a share of the cgroup memory limit; the serial collector (one small heap, no
 # concurrent GC threads) that gives memory back after a collection (heap free ratios: RSS 373 -> 316 MiB in
-# make bench, 575 MiB without them); exit (and be restarted) on
+# make bench, 575 MiB without them); the C1 compiler only (TieredStopAtLevel=1: C2 kept compiling for
+# thousands of calls, ~6 ms of CPU per changed SetWeight, and its code and arenas cost RSS; make bench:
+# plugin-server CPU per changed SetWeight 12.5 -> 5.6 ms, RSS 354 -> 244 MiB); exit (and be restarted) on
 # OOM instead of limping on; the AOT cache above. To override one of these flags, set JDK_JAVA_OPTIONS whole,
 # these first and yours after (the chart's jvmOptions does; its jvmImageOptions repeat this line, and a chart test
 # compares them): JAVA_TOOL_OPTIONS is read before these, so its copy of a flag loses.
-ENV JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp -Duser.home=/tmp -XX:AOTCache=/opt/weighbridge/plugin-server.aot"
+ENV JDK_JAVA_OPTIONS="-XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError -Djava.io.tmpdir=/tmp -Duser.home=/tmp -XX:AOTCache=/opt/weighbridge/plugin-server.aot"
 USER 65532:65532
 WORKDIR /tmp
 EXPOSE 9090 8080

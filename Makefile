@@ -172,7 +172,7 @@ E2E_TEST_JAR = $(ROOT)/e2e/target/weighbridge-e2e-0.1.0-SNAPSHOT-tests.jar
 CDS_JVM_ARGS = -XX:+AutoCreateSharedArchive -Xlog:cds=off -XX:SharedArchiveFile=$(ROOT)/e2e/target/conformance-server.jsa
 # The whole-path bench starts plugin-server as the image does (IMAGE_JVM_ARGS, a 512 MiB memory limit as in the
 # chart); with a JDK 25 it trains and uses the AOT cache the image builds (-aot), on an older JDK it runs without.
-IMAGE_JVM_ARGS = -XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
+IMAGE_JVM_ARGS = -XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
   -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError
 PATH_BENCH_ARGS ?= -mem-calls 3000
 bench: build controlplane

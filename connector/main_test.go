@@ -252,13 +252,10 @@ func TestArgoClientDrivesTheConnector(t *testing.T) {
 		srv.SetHandler(nil)
 	})
 
-	t.Run("exits by itself within 2s of Kill", func(t *testing.T) {
-		start := time.Now()
+	t.Run("exits by itself on Kill", func(t *testing.T) {
+		// go-plugin waits 2 s for a graceful exit, then force-kills and logs so: the log and the exit
+		// status tell, not the time (a loaded machine may take longer to schedule a clean exit).
 		l.client.Kill()
-		took := time.Since(start)
-		if took >= 2*time.Second {
-			t.Errorf("Kill took %s: go-plugin had to force-kill the connector", took)
-		}
 		if strings.Contains(l.log.String(), "plugin failed to exit gracefully") {
 			t.Errorf("go-plugin force-killed the connector")
 		}
@@ -335,7 +332,8 @@ func TestExitsWhenParentDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = parent.Wait()
-	waitUntil(t, 2*time.Second, func() bool { return !running(pid) })
+	// A bound, not a speed check: the connector notices its parent's death within a poll interval.
+	waitUntil(t, 15*time.Second, func() bool { return !running(pid) })
 }
 
 // running tells whether pid is a live process (a zombie that nobody reaped has exited).

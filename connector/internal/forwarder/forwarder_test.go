@@ -3,7 +3,9 @@ package forwarder_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,6 +39,26 @@ func startServer(t *testing.T) *fakeserver.Server {
 	}
 	t.Cleanup(srv.Stop)
 	return srv
+}
+
+// refusingAddr is a loopback address where nothing listens and nothing else can start to: a socket bound to
+// it but never listening (connections are refused) and held until the test ends. A stopped server's port could
+// be taken by another process on a busy machine.
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
 }
 
 // newForwarder connects a Forwarder to server through the production Dial.
@@ -324,14 +346,13 @@ func TestDeadlineBoundsHangingCall(t *testing.T) {
 }
 
 func TestTypeWhenServerIsDown(t *testing.T) {
-	srv := startServer(t)
-	srv.Stop()
-	fwd := newForwarder(t, transport.Options{Server: srv.Addr}, 2*time.Second)
+	addr := refusingAddr(t)
+	fwd := newForwarder(t, transport.Options{Server: addr}, 2*time.Second)
 	if got, want := fwd.Type(), "Weighbridge (plugin-server unreachable)"; got != want {
 		t.Errorf("Type() = %q, want %q", got, want)
 	}
 	err := fwd.SetWeight(fixture.Rollout(), 10, nil)
-	want := "plugin-server at " + srv.Addr + " unreachable: "
+	want := "plugin-server at " + addr + " unreachable: "
 	if !strings.HasPrefix(err.ErrorString, want) || !strings.HasSuffix(err.ErrorString,
 		"; check that the weighbridge plugin-server is running and that --server points at its gRPC port") {
 		t.Errorf("unexpected error %q", err.ErrorString)

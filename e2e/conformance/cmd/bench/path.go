@@ -290,37 +290,37 @@ func (b *pathBench) latency(ctx context.Context, p *harness.ArgoPlugin, one, ten
 }
 
 // cpu runs changed, unchanged and VerifyWeight calls one kind at a time and divides the CPU time the
-// connector and plugin-server used (/proc/<pid>/stat) by the calls.
+// connector and plugin-server used (/proc/<pid>/stat) by the calls. Each kind is first called as often
+// as it is measured, so that the JIT has compiled its path (steady state); what plugin-server's JIT
+// compiler threads and its VM thread (where the serial collector runs) still used is shown apart.
 func (b *pathBench) cpu(ctx context.Context, p *harness.ArgoPlugin, ro *v1alpha1.Rollout, pids []int) error {
 	n := b.o.cpuCalls
 	measure := func(what, target string, limit time.Duration, expect apiExpect, weight func(i int) int32, call func(w int32) error) error {
+		for i := range n { // warm-up of this kind, ending on another weight than the first measured call's
+			if err := call(weight(i + n%2)); err != nil {
+				return err
+			}
+		}
 		before, err := b.snapshot(ctx, []string{oneRoute})
 		if err != nil {
 			return err
 		}
-		cpu0 := cpuTimes(pids)
+		cpu0, jit0 := cpuTimes(pids), jvmThreadCPU(pids[1])
 		for i := range n {
 			if err := call(weight(i)); err != nil {
 				return err
 			}
 		}
-		cpu1 := cpuTimes(pids)
+		cpu1, jit1 := cpuTimes(pids), jvmThreadCPU(pids[1])
 		b.check(ctx, fmt.Sprintf("%s (%d calls)", what, n), before, []string{oneRoute}, weight(n-1), expect.changed, expect)
-		per := func(i int) time.Duration { return (cpu1[i] - cpu0[i]) / time.Duration(n) }
-		total := per(0) + per(1)
-		b.row("CPU per "+what, fmt.Sprintf("%s (conn %s + srv %s)", msPrec(total), msPrec(per(0)), msPrec(per(1))),
+		per := func(d time.Duration) time.Duration { return d / time.Duration(n) }
+		total := per(cpu1[0]-cpu0[0]) + per(cpu1[1]-cpu0[1])
+		b.row("CPU per "+what, fmt.Sprintf("%s (conn %s + srv %s)", msPrec(total), msPrec(per(cpu1[0]-cpu0[0])), msPrec(per(cpu1[1]-cpu0[1]))),
 			target, ptrBool(total <= limit))
+		b.row("  srv of which JIT compiler / VM thread (GC)", fmt.Sprintf("%s / %s", msPrec(per(jit1.jit-jit0.jit)), msPrec(per(jit1.vm-jit0.vm))), "", nil)
 		return nil
 	}
 	sw := func(w int32) error { _, err := setWeight(p, ro, w); return err }
-	for i := range 200 { // warm-up of the unchanged and VerifyWeight paths (JIT)
-		if err := sw(11); err != nil {
-			return err
-		}
-		if _, e := p.Router.VerifyWeight(ro, int32(10+i%2), nil); e.HasError() {
-			return fmt.Errorf("VerifyWeight: %s", e)
-		}
-	}
 	if err := measure("changed SetWeight", "<= 2 ms", 2*time.Millisecond, apiExpect{patch: n, changed: int64(n)},
 		func(i int) int32 { return int32(20 + i%2) }, sw); err != nil {
 		return err
@@ -337,6 +337,27 @@ func (b *pathBench) cpu(ctx context.Context, p *harness.ArgoPlugin, ro *v1alpha1
 			}
 			return nil
 		})
+}
+
+// jvmCPU is the CPU time of a JVM's JIT compiler threads and of its VM thread (where the serial
+// collector's pauses run), from /proc/<pid>/task.
+type jvmCPU struct{ jit, vm time.Duration }
+
+func jvmThreadCPU(pid int) jvmCPU {
+	threads, err := harness.ThreadCPUTimes(pid)
+	if err != nil {
+		return jvmCPU{}
+	}
+	var c jvmCPU
+	for name, d := range threads {
+		switch {
+		case strings.Contains(name, "CompilerThre"):
+			c.jit += d
+		case name == "VM Thread":
+			c.vm += d
+		}
+	}
+	return c
 }
 
 // memory fills the cluster (memRoutes HTTPRoutes, memRollouts Rollouts, each Rollout naming three routes),

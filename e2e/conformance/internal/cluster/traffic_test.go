@@ -55,3 +55,18 @@ func TestCountsSubIsTheWindow(t *testing.T) {
 		t.Fatalf("window %s, want v1=900 v2=100 (15 failed)", w)
 	}
 }
+
+func TestSplitAtASmallWeightNeedsBothVersions(t *testing.T) {
+	if s := NewSplit(counts(600, 0), "v2", 1, 100); s.OK() {
+		t.Fatalf("weight 1/100 but the canary got none of 600: %s, want outside", s)
+	}
+	if s := NewSplit(counts(0, 600), "v2", 99, 100); s.OK() {
+		t.Fatalf("weight 99/100 but the stable got none of 600: %s, want outside", s)
+	}
+	if s := NewSplit(counts(594, 6), "v2", 1, 100); !s.OK() {
+		t.Fatalf("weight 1/100, 6 of 600: %s, want OK", s)
+	}
+	if s := NewSplit(counts(600, 0), "v2", 1, 1000); !s.OK() {
+		t.Fatalf("weight 1/1000, none of 600 (0.6 expected): %s, want OK", s)
+	}
+}

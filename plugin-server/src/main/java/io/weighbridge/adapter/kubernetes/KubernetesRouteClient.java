@@ -222,6 +222,7 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
   private final RouteInformers informers;
   private final Map<String, CachedService> services = new ConcurrentHashMap<>();
   private final Map<RouteKind, CachedSchema> schemas = new ConcurrentHashMap<>();
+  private final ObservedRouteMemo observed = new ObservedRouteMemo();
 
   /**
    * Creates the adapter; it starts nothing until first used.
@@ -609,6 +610,10 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
   }
 
   private ObservedRoute observe(RouteKind kind, GenericKubernetesResource r) {
+    return observed.observe(kind, r, fresh -> convert(kind, fresh));
+  }
+
+  private ObservedRoute convert(RouteKind kind, GenericKubernetesResource r) {
     ObjectMeta meta = r.getMetadata();
     return new ObservedRoute(
         new RouteId(kind, meta.getNamespace(), meta.getName()),
