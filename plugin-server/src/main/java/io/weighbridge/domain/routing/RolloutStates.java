@@ -103,14 +103,42 @@ final class RolloutStates {
       return new Defended(ctx, desired == null ? null : desired.withoutExperiments(), Map.of());
     }
 
+    /**
+     * Whether the route's ledger, written in the same PATCH as every weight we set, shows that this
+     * Rollout's record on the route is no longer the one this state wrote: Argo's later call was
+     * served by another plugin-server replica (Argo reaches any replica behind the Service), which
+     * recorded other weights or ended the canary and dropped the record. This replica's state is
+     * then stale, and restoring it would fight the replica that holds the newest one. A foreign
+     * edit of the weights alone leaves the ledger as it was, so it is still repaired.
+     */
+    boolean superseded(Ledger ledger) {
+      Ledger.Entry recorded = ledger.entries().get(ctx.rolloutKey());
+      if (recorded == null) {
+        return inProgress();
+      }
+      if (ctx.rolloutUid() != null && !ctx.rolloutUid().equals(recorded.uid())) {
+        return true;
+      }
+      return desired != null
+          && desired.inProgress()
+          && recorded.weights() != null
+          && !recorded.weights().equals(desired);
+    }
+
     /** Whether a drift restoration has anything to defend. */
     boolean inProgress() {
       return (desired != null && desired.inProgress()) || !managed.isEmpty();
     }
 
-    /** Everything the Rollout wants on this route, composed on one working copy. */
+    /**
+     * Everything the Rollout wants on this route, composed on one working copy; nothing when the
+     * route's ledger shows this state was {@link #superseded} by a later call served elsewhere.
+     */
     RouteWriter.Step restoration(WeightPlanner.ExperimentPorts ports) {
       return (b, ledger) -> {
+        if (superseded(ledger)) {
+          return;
+        }
         if (desired != null) {
           WeightPlanner.plan(b, ledger, ctx, desired, ports);
         }

@@ -97,6 +97,36 @@ class DriftAndConcurrencyTest {
     }
 
     @Test
+    @DisplayName(
+        "When Argo's next call reaches another replica, then this replica stands down instead of"
+            + " restoring its older weights, and still repairs a foreign edit of the newer ones")
+    void anotherReplicaServedTheNextCall() {
+      try (RouterHarness other = new RouterHarness(h)) {
+        RouteId a = h.cluster.put(route("a"));
+        h.router.setWeight(CALLER, rolloutA, 20, List.of());
+        other.router.setWeight(CALLER, rolloutA, 50, List.of());
+
+        // Give the first replica's guard time to see the other replica's write and act on it.
+        await()
+            .during(Duration.ofSeconds(1))
+            .atMost(Duration.ofSeconds(5))
+            .untilAsserted(
+                () -> assertThat(weights(h.cluster.object(a), 0)).containsEntry(CANARY, 50));
+        assertThat(h.metrics.count("drift HTTPRoute default/a")).isZero();
+
+        h.cluster.update(a, r -> setCanaryWeight(r, 0, 100));
+        await()
+            .atMost(Duration.ofSeconds(10))
+            .untilAsserted(
+                () ->
+                    assertThat(weights(h.cluster.object(a), 0))
+                        .containsEntry(CANARY, 50)
+                        .containsEntry(STABLE, 50));
+        assertThat(h.metrics.count("drift HTTPRoute default/a")).isZero();
+      }
+    }
+
+    @Test
     @DisplayName("When a GitOps sync prunes our header rule during a pause, then it is restored")
     void headerRuleRestored() {
       RouteId a = h.cluster.put(route("a"));

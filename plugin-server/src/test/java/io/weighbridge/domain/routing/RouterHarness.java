@@ -8,7 +8,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 
 /** A router on a fake cluster with recording metrics; close it after each test. */
 final class RouterHarness implements AutoCloseable {
-  final FakeRouteClient cluster = new FakeRouteClient();
+  final FakeRouteClient cluster;
   final RecordingMetrics metrics = new RecordingMetrics();
   final GatewayApiTrafficRouter router;
 
@@ -17,6 +17,18 @@ final class RouterHarness implements AutoCloseable {
   }
 
   RouterHarness(RouterSettings settings) {
+    this(new FakeRouteClient(), settings);
+  }
+
+  /** A second router (another plugin-server replica) on the same fake cluster as {@code other}. */
+  RouterHarness(RouterHarness other) {
+    this(
+        other.cluster,
+        new RouterSettings(Duration.ofSeconds(5), Duration.ZERO, Duration.ofHours(1), 16));
+  }
+
+  private RouterHarness(FakeRouteClient cluster, RouterSettings settings) {
+    this.cluster = cluster;
     router = new GatewayApiTrafficRouter(cluster, metrics, settings);
   }
 
