@@ -23,7 +23,8 @@
 # <key> is a hash of the set, the modules' go.mod, go.sum, Go sources and build recipe, so a version bump builds a new
 # directory while an unchanged module finds its binaries in the cache and returns at once (no Go call at all).
 # A build goes to a temporary directory that is renamed into place when complete; concurrent invocations
-# serialise on a per-key flock, so a second caller waits and then reuses the first caller's result.
+# serialise on a per-key flock, so a second caller waits and then reuses the first caller's result
+# (testkit/lib/cached-build.sh, shared with testkit/traefik/build.sh).
 #
 # Environment: WEIGHBRIDGE_CACHED_ONLY=1 exits 3 instead of building a set that is not cached (CI asks so before it
 # runs make e2e-node); WEIGHBRIDGE_CACHE (default ~/.cache/weighbridge), GO (default: `go` on PATH, /usr/local/go/bin/go),
@@ -102,43 +103,14 @@ complete() {
   for b in "${files[@]}"; do [[ -s "$dest/bin/$b" ]] || return 1; done
 }
 
-if complete; then
-  log "cached: $dest/bin"
-  echo "$dest/bin"
-  exit 0
-fi
-if [[ -n "${WEIGHBRIDGE_CACHED_ONLY:-}" ]]; then
-  log "set $set_ (key $key) is not cached, and WEIGHBRIDGE_CACHED_ONLY says not to build it"
-  exit 3
-fi
-
-mkdir -p "$root"
-exec 9>"$root/.lock-$key"
-if ! flock -n 9; then
-  log "another build of $key is running; waiting for it"
-  flock 9
-fi
-if complete; then
-  log "built meanwhile by another process: $dest/bin"
-  echo "$dest/bin"
-  exit 0
-fi
-
-GO=${GO:-$(command -v go || true)}
-[[ -n "$GO" ]] || { [[ -x /usr/local/go/bin/go ]] && GO=/usr/local/go/bin/go; }
-[[ -n "$GO" ]] || {
-  log "no Go toolchain found: install Go 1.24 or newer, put it on PATH or set GO=/path/to/go"
-  exit 1
-}
-
-tmp=$(mktemp -d "$root/.tmp-$key.XXXXXX")
-chmod 755 "$tmp"
-trap 'rm -rf "$tmp"' EXIT
+what="set $set_"
+go_min=1.24
+# shellcheck source=../lib/cached-build.sh
+source "$here/../lib/cached-build.sh"
+cached_build_begin
 
 log "building ${binaries[*]} (key $key) with $("$GO" version); with cold Go caches this downloads modules" \
   "and compiles for several minutes"
-start=$SECONDS
-
 build() { CGO_ENABLED=0 "$GO" build -trimpath -buildvcs=false -o "$tmp/bin/" "$@"; }
 # Argo stamps its version the way its Makefile does, so the controller logs v1.9.1 rather than v99.
 build_rollouts() {
@@ -148,28 +120,19 @@ build_rollouts() {
     github.com/argoproj/argo-rollouts/cmd/rollouts-controller)
   (cd "$1" && "$GO" list -m -f '{{.Path}} {{.Version}}' github.com/argoproj/argo-rollouts) >>"$tmp/VERSIONS"
 }
-# Moves the finished build into place, prints its bin directory and exits.
-finish() {
-  log "downloaded and compiled in $((SECONDS - start)) s: $(cd "$tmp/bin" && du -sh -- * | tr '\t\n' ' ')"
-  mv -T "$tmp" "$dest"
-  trap - EXIT
-  log "ready: $dest/bin"
-  echo "$dest/bin"
-  exit 0
-}
 if [[ "$set_" == helm ]]; then
   echo "key: $key" >"$tmp/VERSIONS"
   echo "go: $("$GO" version)" >>"$tmp/VERSIONS"
   hver=$(cd helm && "$GO" list -m -f '{{.Version}}' helm.sh/helm/v3)
   (cd helm && build -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$hver" helm.sh/helm/v3/cmd/helm)
   (cd helm && "$GO" list -m -f '{{.Path}} {{.Version}}' helm.sh/helm/v3) >>"$tmp/VERSIONS"
-  finish
+  cached_build_finish
 fi
 if [[ "$set_" == rollouts-v1.10 ]]; then
   echo "key: $key" >"$tmp/VERSIONS"
   echo "go: $("$GO" version)" >>"$tmp/VERSIONS"
   build_rollouts rollouts-v1.10
-  finish
+  cached_build_finish
 fi
 
 # Stamp the Kubernetes version the way its own build does, so /version reports v1.34.1 rather than v0.0.0-master.
@@ -208,5 +171,4 @@ if [[ "$set_" == e2e ]]; then
   done >"$tmp/bin/kwok-stages.yaml"
   (cd kwok && "$GO" list -m -f '{{.Path}} {{.Version}}' sigs.k8s.io/kwok) >>"$tmp/VERSIONS"
 fi
-# Older keys are left alone (another checkout may still use them); `rm -rf "$root"` clears everything.
-finish
+cached_build_finish
