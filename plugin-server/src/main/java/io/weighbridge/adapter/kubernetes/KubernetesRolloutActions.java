@@ -2,7 +2,6 @@ package io.weighbridge.adapter.kubernetes;
 
 import io.fabric8.kubernetes.api.model.EventBuilder;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
-import io.fabric8.kubernetes.api.model.ObjectMeta;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.Resource;
@@ -91,19 +90,19 @@ public final class KubernetesRolloutActions implements RolloutActions {
   }
 
   /**
-   * The Rollout as a resource built from its address, not {@code withName()}: fabric8's patch on a
-   * name-only resource GETs the object first, a request per action for nothing (and a read the
-   * chart's RBAC would otherwise have to grant for it).
+   * The Rollout as a resource built from its address, not {@code withName()}: see {@link
+   * ResourceAddress}.
    */
   private Resource<GenericKubernetesResource> addressed(String namespace, String name) {
-    GenericKubernetesResource address = new GenericKubernetesResource();
-    address.setApiVersion(ROLLOUTS.getGroup() + "/" + ROLLOUTS.getVersion());
-    address.setKind(ROLLOUTS.getKind());
-    ObjectMeta meta = new ObjectMeta();
-    meta.setNamespace(namespace);
-    meta.setName(name);
-    address.setMetadata(meta);
-    return client.genericKubernetesResources(ROLLOUTS).inNamespace(namespace).resource(address);
+    return client
+        .genericKubernetesResources(ROLLOUTS)
+        .inNamespace(namespace)
+        .resource(
+            ResourceAddress.of(
+                ROLLOUTS.getGroup() + "/" + ROLLOUTS.getVersion(),
+                ROLLOUTS.getKind(),
+                namespace,
+                name));
   }
 
   @Override

@@ -413,13 +413,14 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     RouteCache cache =
         informers.cacheFor(id.kind(), id.namespace()).orElseThrow(() -> kindNotServed(id));
     Request patchRequest = routeRequest("patch", cache, id);
-    // Built from the object itself, not withName(): fabric8's patch on a name-only resource GETs
-    // the object first (getItemOrRequireFromServer), a request per write for nothing.
+    // Built from the route's address, not withName(): see ResourceAddress.
     Resource<GenericKubernetesResource> resource =
         client
             .genericKubernetesResources(cache.served().context())
             .inNamespace(id.namespace())
-            .resource(addressOf(cache, id));
+            .resource(
+                ResourceAddress.of(
+                    cache.served().apiVersion(), id.kind().kind(), id.namespace(), id.name()));
     // The cache is complete after its first list, so a miss means the route is new (the informer
     // may lag) or absent: one GET tells which.
     GenericKubernetesResource current =
@@ -537,18 +538,6 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
       throw new NotFoundException(id + " not found: create it or fix the Rollout's plugin config");
     }
     return fresh;
-  }
-
-  /** Just enough of the route for fabric8 to address a request to it (no GET). */
-  private static GenericKubernetesResource addressOf(RouteCache cache, RouteId id) {
-    GenericKubernetesResource r = new GenericKubernetesResource();
-    r.setApiVersion(cache.served().apiVersion());
-    r.setKind(id.kind().kind());
-    ObjectMeta meta = new ObjectMeta();
-    meta.setNamespace(id.namespace());
-    meta.setName(id.name());
-    r.setMetadata(meta);
-    return r;
   }
 
   private static <T> T call(Request request, Supplier<T> send) {
