@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -317,13 +316,11 @@ func TestPromotionThroughTraefik(t *testing.T) {
 // traefikBin is testkit/traefik/build.sh's bin directory (Traefik v3.6.12, built from Go modules and cached).
 func traefikBin(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command("bash", filepath.Join(root, "testkit", "traefik", "build.sh"))
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
+	dir, err := cluster.TestkitBuild(root, "traefik")
 	if err != nil {
-		t.Fatalf("testkit/traefik/build.sh: %v (make e2e-node builds it first)", err)
+		t.Fatalf("%v (make e2e-node builds it first)", err)
 	}
-	return strings.TrimSpace(string(out))
+	return dir
 }
 
 // followShop is the shop's Rollout checkout and its HTTPRoute as package sampleapp drives them, with a Timeline that

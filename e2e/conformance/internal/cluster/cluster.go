@@ -87,6 +87,7 @@ type Options struct {
 // Cluster is the running control plane.
 type Cluster struct {
 	opts       Options
+	traefikBin string // found by binaries(), run by startTraefik
 	Bin        string
 	Kubeconfig string
 	Config     *rest.Config
@@ -191,20 +192,14 @@ func (c *Cluster) binaries() error {
 	if err := InNetns(); err != nil {
 		return err
 	}
-	if _, err := c.traefikBinary(); err != nil {
+	var err error
+	if c.traefikBin, err = c.traefikBinary(); err != nil {
 		return err
 	}
 	if c.opts.Bin != "" {
 		c.Bin = c.opts.Bin
-	} else {
-		script := filepath.Join(c.opts.Root, "testkit", "controlplane", "build.sh")
-		cmd := exec.Command("bash", script, "e2e")
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			return fmt.Errorf("%s e2e failed (%w): see its output above", script, err)
-		}
-		c.Bin = strings.TrimSpace(string(out))
+	} else if c.Bin, err = TestkitBuild(c.opts.Root, "controlplane", "e2e"); err != nil {
+		return err
 	}
 	for _, b := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kwok", "kwok-stages.yaml", "rollouts-controller"} {
 		if _, err := os.Stat(filepath.Join(c.Bin, b)); err != nil {
@@ -292,17 +287,22 @@ func (c *Cluster) startKWOK(ctx context.Context) error {
 	}
 	c.KWOK = p
 	return poll(p, time.Minute, "node "+NodeName+" Ready", func() (bool, error) {
-		n, err := c.Kube.CoreV1().Nodes().Get(ctx, NodeName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
+		return nodeReady(ctx, c.Kube, NodeName), nil
 	})
+}
+
+// nodeReady tells whether node name exists and its Ready condition is True.
+func nodeReady(ctx context.Context, kube kubernetes.Interface, name string) bool {
+	node, err := kube.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return false
+	}
+	for _, cond := range node.Status.Conditions {
+		if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
 }
 
 func capacity() corev1.ResourceList {

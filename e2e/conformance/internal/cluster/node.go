@@ -15,7 +15,6 @@ import (
 	"time"
 
 	argoclient "github.com/argoproj/argo-rollouts/pkg/client/clientset/versioned"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -99,14 +98,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (n *Node, err error) {
 }
 
 func (n *Node) buildSet(set string) (string, error) {
-	script := filepath.Join(n.opts.Root, "testkit", "controlplane", "build.sh")
-	cmd := exec.Command("bash", script, set)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("%s %s failed (%w): see its output above", script, set, err)
-	}
-	return strings.TrimSpace(string(out)), nil
+	return TestkitBuild(n.opts.Root, "controlplane", set)
 }
 
 func (n *Node) binaries() (err error) {
@@ -345,16 +337,7 @@ syncFrequency: 10s
 		return err
 	}
 	return poll(n.Kubelet, 2*time.Minute, "register node "+RealNodeName+" Ready", func() (bool, error) {
-		node, err := n.Kube.CoreV1().Nodes().Get(ctx, RealNodeName, metav1.GetOptions{})
-		if err != nil {
-			return false, nil
-		}
-		for _, c := range node.Status.Conditions {
-			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-				return true, nil
-			}
-		}
-		return false, nil
+		return nodeReady(ctx, n.Kube, RealNodeName), nil
 	})
 }
 

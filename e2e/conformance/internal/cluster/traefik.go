@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,14 +70,11 @@ func InNetns() error {
 func (c *Cluster) traefikBinary() (string, error) {
 	bin := c.opts.Traefik
 	if bin == "" {
-		script := filepath.Join(c.opts.Root, "testkit", "traefik", "build.sh")
-		cmd := exec.Command("bash", script)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
+		dir, err := TestkitBuild(c.opts.Root, "traefik")
 		if err != nil {
-			return "", fmt.Errorf("%s failed (%w): see its output above", script, err)
+			return "", err
 		}
-		bin = filepath.Join(strings.TrimSpace(string(out)), "traefik")
+		bin = filepath.Join(dir, "traefik")
 	}
 	if _, err := os.Stat(bin); err != nil {
 		return "", fmt.Errorf("traefik binary %s: %w: build it with testkit/traefik/build.sh", bin, err)
@@ -89,10 +84,6 @@ func (c *Cluster) traefikBinary() (string, error) {
 
 // startTraefik creates the GatewayClass, starts Traefik and waits until it has accepted the GatewayClass.
 func (c *Cluster) startTraefik(ctx context.Context) error {
-	bin, err := c.traefikBinary()
-	if err != nil {
-		return err
-	}
 	dir := filepath.Join(c.opts.Dir, "traefik")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", dir, err)
@@ -115,7 +106,7 @@ func (c *Cluster) startTraefik(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := start(c.opts.Dir, "traefik", nil, dir, bin,
+	p, err := start(c.opts.Dir, "traefik", nil, dir, c.traefikBin,
 		"--log.level=INFO",
 		"--global.checkNewVersion=false",
 		"--global.sendAnonymousUsage=false",
