@@ -77,14 +77,7 @@ func accepted(route *unstructured.Unstructured) bool {
 	}
 	for _, s := range statuses {
 		conds, _, _ := unstructured.NestedSlice(s.(map[string]any), "conditions")
-		ok := false
-		for _, cond := range conds {
-			m := cond.(map[string]any)
-			if m["type"] == "Accepted" && m["status"] == "True" && fmt.Sprint(m["observedGeneration"]) == fmt.Sprint(route.GetGeneration()) {
-				ok = true
-			}
-		}
-		if !ok {
+		if !hasCondition(conds, "Accepted", route.GetGeneration()) {
 			return false
 		}
 	}

@@ -162,7 +162,8 @@ type server struct {
 
 // answer is what the pod at a local address does with one request of protocol ("http" or "grpc").
 type answer struct {
-	pod     *corev1.Pod
+	ip      string      // the local address's IP
+	pod     *corev1.Pod // nil: no pod has ip
 	version string
 	rate    float64
 	fail    bool
@@ -182,9 +183,9 @@ func (s *server) decide(local net.Addr, protocol, rateAnnotation string) answer 
 		}
 	}
 	if pod == nil {
-		return answer{version: ip}
+		return answer{ip: ip}
 	}
-	a := answer{pod: pod, version: "unknown"}
+	a := answer{ip: ip, pod: pod, version: "unknown"}
 	if cs := pod.Spec.Containers; len(cs) > 0 {
 		a.version = cs[0].Image[strings.LastIndex(cs[0].Image, ":")+1:]
 	}
@@ -210,7 +211,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
 	a := s.decide(local, "http", ErrorRateAnnotation)
 	if a.pod == nil {
-		http.Error(w, fmt.Sprintf("podserver: no pod has IP %s", a.version), http.StatusNotFound)
+		http.Error(w, fmt.Sprintf("podserver: no pod has IP %s", a.ip), http.StatusNotFound)
 		return
 	}
 	w.Header().Set(VersionHeader, a.version)
@@ -219,7 +220,7 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, fmt.Sprintf("%s (pod %s) fails %.0f%% of its requests", a.version, a.pod.Name, 100*a.rate), http.StatusServiceUnavailable)
 		return
 	}
-	fmt.Fprintf(w, "%s (pod %s/%s at %s)\n", a.version, a.pod.Namespace, a.pod.Name, a.pod.Status.PodIP)
+	fmt.Fprintf(w, "%s (pod %s/%s at %s)\n", a.version, a.pod.Namespace, a.pod.Name, a.ip)
 }
 
 // grpcHealth is the standard gRPC health service, answered as the pod at the connection's local address.
@@ -235,7 +236,7 @@ func (h *grpcHealth) Check(ctx context.Context, _ *healthpb.HealthCheckRequest) 
 	}
 	a := h.s.decide(local, "grpc", GRPCErrorRateAnnotation)
 	if a.pod == nil {
-		return nil, status.Errorf(codes.NotFound, "podserver: no pod has IP %s", a.version)
+		return nil, status.Errorf(codes.NotFound, "podserver: no pod has IP %s", a.ip)
 	}
 	_ = grpc.SetHeader(ctx, metadata.Pairs(GRPCVersionKey, a.version, GRPCPodKey, a.pod.Namespace+"/"+a.pod.Name))
 	if a.fail {
