@@ -12,8 +12,12 @@ final class RouterHarness implements AutoCloseable {
   final RecordingMetrics metrics = new RecordingMetrics();
   final GatewayApiTrafficRouter router;
 
+  /** The settings of a harness made without any: no spacing between drift restorations. */
+  private static final RouterSettings DEFAULTS =
+      new RouterSettings(Duration.ofSeconds(5), Duration.ZERO, Duration.ofHours(1), 16);
+
   RouterHarness() {
-    this(new RouterSettings(Duration.ofSeconds(5), Duration.ZERO, Duration.ofHours(1), 16));
+    this(DEFAULTS);
   }
 
   RouterHarness(RouterSettings settings) {
@@ -22,9 +26,7 @@ final class RouterHarness implements AutoCloseable {
 
   /** A second router (another plugin-server replica) on the same fake cluster as {@code other}. */
   RouterHarness(RouterHarness other) {
-    this(
-        other.cluster,
-        new RouterSettings(Duration.ofSeconds(5), Duration.ZERO, Duration.ofHours(1), 16));
+    this(other.cluster, DEFAULTS);
   }
 
   private RouterHarness(FakeRouteClient cluster, RouterSettings settings) {
