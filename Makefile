@@ -172,13 +172,15 @@ E2E_TEST_JAR = $(ROOT)/e2e/target/weighbridge-e2e-0.1.0-SNAPSHOT-tests.jar
 CDS_JVM_ARGS = -XX:+AutoCreateSharedArchive -Xlog:cds=off -XX:SharedArchiveFile=$(ROOT)/e2e/target/conformance-server.jsa
 # The whole-path bench starts plugin-server as the image does (IMAGE_JVM_ARGS, a 512 MiB memory limit as in the
 # chart); with a JDK 25 it trains and uses the AOT cache the image builds (-aot), on an older JDK it runs without.
+# The JDK is asked whether it knows -XX:AOTCacheOutput by listing its flags: a trial run with an output path would
+# write a cache there (as root, -XX:AOTCacheOutput=/dev/null replaces the machine's /dev/null with a regular file).
 IMAGE_JVM_ARGS = -XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
   -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError
 PATH_BENCH_ARGS ?= -mem-calls 3000
 bench: build controlplane
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) WEIGHBRIDGE_SERVER_JAR=$(SERVER_JAR) $(GO) run ./cmd/bench -path \
-	  $$($(JAVA_HOME)/bin/java -XX:AOTCacheOutput=/dev/null -version >/dev/null 2>&1 && echo -aot) \
+	  $$($(JAVA_HOME)/bin/java -XX:+PrintFlagsFinal -version 2>/dev/null | grep -qw AOTCacheOutput && echo -aot) \
 	  -jvm-args="$(IMAGE_JVM_ARGS)" $(PATH_BENCH_ARGS)
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
 	  WEIGHBRIDGE_ROOT=$(ROOT) $(GO) run ./cmd/bench $(BENCH_ARGS)

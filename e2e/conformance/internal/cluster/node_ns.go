@@ -141,8 +141,41 @@ func setUpNamespace() error {
 			return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, out)
 		}
 	}
+	if err := ensureNullDevice(); err != nil {
+		return err
+	}
 	return maskKernelTunables()
 }
+
+// ensureNullDevice makes /dev/null, in this mount namespace, the null device again when the machine's has been
+// replaced by a regular file (a root process that deletes and recreates its output path, such as a JVM writing
+// -XX:AOTCacheOutput=/dev/null, does that). containerd starts every shim with /dev/null as its standard input and
+// reads it as the shim's options: a regular file's leftover bytes fail every pod sandbox with "failed to start
+// shim: ... proto: illegal wireType". The machine's own /dev/null is left as it is; the run says how to restore it.
+func ensureNullDevice() error {
+	var st syscall.Stat_t
+	if err := syscall.Stat("/dev/null", &st); err != nil {
+		return fmt.Errorf("stat /dev/null: %w", err)
+	}
+	if st.Mode&syscall.S_IFMT == syscall.S_IFCHR && st.Rdev == nullDevice {
+		return nil
+	}
+	fresh := "/run/weighbridge-null"
+	if err := syscall.Mknod(fresh, syscall.S_IFCHR|0o666, nullDevice); err != nil {
+		return fmt.Errorf("/dev/null is not the null device here and a fresh one cannot be made (%w): restore it with "+
+			"`rm /dev/null && mknod -m 666 /dev/null c 1 3`", err)
+	}
+	if err := syscall.Mount(fresh, "/dev/null", "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("bind the null device over /dev/null: %w", err)
+	}
+	fmt.Fprintln(os.Stderr, "e2e-node: WARNING: this machine's /dev/null is not the null device (something replaced it "+
+		"with a regular file); the node's namespace uses a fresh one. Restore the machine's with "+
+		"`rm /dev/null && mknod -m 666 /dev/null c 1 3`")
+	return nil
+}
+
+// nullDevice is /dev/null's device number: major 1, minor 3.
+const nullDevice = 1<<8 | 3
 
 // maskKernelTunables shows the kubelet, in this mount namespace only, the kernel settings it insists on
 // (vm.overcommit_memory=1, kernel.panic=10, kernel.panic_on_oops=1, ...: pkg/kubelet/cm setupKernelTunables),
