@@ -64,7 +64,9 @@ func run(m *testing.M) int {
 	node.Stop()
 	logf("node stopped in %v", time.Since(stopping).Round(time.Millisecond))
 	if code == 0 {
-		os.RemoveAll(workDir)
+		if err := cluster.RemoveNodeDir(workDir); err != nil {
+			logf("could not remove %s: %v", workDir, err)
+		}
 	} else {
 		logf("logs kept in %s", workDir)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -273,4 +274,29 @@ func createNodeCgroup() error {
 		}
 	}
 	return nil
+}
+
+// RemoveNodeDir removes the node's work directory from inside the node's mount namespace: first it detaches
+// every mount below dir (the pods' tmpfs volumes and /dev/shm of each sandbox, which the kubelet and containerd
+// leave when they are stopped), deepest first, since a mount point cannot be removed while it is mounted.
+func RemoveNodeDir(dir string) error {
+	info, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var below []string
+	for _, line := range strings.Split(string(info), "\n") {
+		// mountinfo: ID parentID major:minor root mountpoint options ...; spaces in paths are octal-escaped.
+		fields := strings.Fields(line)
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir+"/") {
+			below = append(below, fields[4])
+		}
+	}
+	slices.SortFunc(below, func(a, b string) int { return len(b) - len(a) })
+	for _, mountPoint := range below {
+		if err := syscall.Unmount(mountPoint, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
+			return fmt.Errorf("unmount %s: %w", mountPoint, err)
+		}
+	}
+	return os.RemoveAll(dir)
 }
