@@ -131,6 +131,7 @@ func runPath(env harness.Env, dir string, o pathOptions) error {
 		func() error { return b.latency(ctx, plugin, one, ten) },
 		func() error { return b.cpu(ctx, plugin, one, []int{plugin.Pid(), srv.pid()}) },
 		func() error { return b.memory(ctx, plugin, srv) },
+		func() error { return b.protocolFloor(one) },
 	} {
 		if err = phase(); err != nil {
 			b.bad = append(b.bad, "the run stopped: "+err.Error())
@@ -338,6 +339,53 @@ func (b *pathBench) cpu(ctx context.Context, p *harness.ArgoPlugin, ro *v1alpha1
 			}
 			return nil
 		})
+}
+
+// protocolFloor measures Argo's plugin protocol alone: a no-op plugin (cmd/noopplugin: Argo's rpc package
+// served through go-plugin, methods that do nothing) gets the same SetWeight and VerifyWeight calls of the same
+// Rollout, and its CPU per call is what any plugin pays before it does any work, whatever its language.
+func (b *pathBench) protocolFloor(ro *v1alpha1.Rollout) error {
+	bin := filepath.Join(b.dir, "noopplugin")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/noopplugin")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/noopplugin: %w: %s", err, out)
+	}
+	p, err := harness.StartArgoPlugin(bin)
+	if err != nil {
+		return err
+	}
+	defer p.Client.Kill()
+	n := b.o.cpuCalls
+	perCall := func(call func(i int) error) (time.Duration, error) {
+		for i := range n { // warm-up
+			if err := call(i); err != nil {
+				return 0, err
+			}
+		}
+		cpu0 := cpuTimes([]int{p.Pid()})
+		for i := range n {
+			if err := call(i); err != nil {
+				return 0, err
+			}
+		}
+		return (cpuTimes([]int{p.Pid()})[0] - cpu0[0]) / time.Duration(n), nil
+	}
+	set, err := perCall(func(i int) error { _, err := setWeight(p, ro, int32(20+i%2)); return err })
+	if err != nil {
+		return err
+	}
+	verify, err := perCall(func(i int) error {
+		if _, e := p.Router.VerifyWeight(ro, int32(20+i%2), nil); e.HasError() {
+			return fmt.Errorf("VerifyWeight: %s", e)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.row("Argo's protocol floor: CPU of a no-op Go plugin", fmt.Sprintf("SetWeight %s, VerifyWeight %s", msPrec(set), msPrec(verify)),
+		"(what any plugin pays)", nil)
+	return nil
 }
 
 // jvmCPU is the CPU time of a JVM's JIT compiler threads and of its VM thread (where the serial
