@@ -130,6 +130,7 @@ public final class KubernetesRolloutWatcher implements AutoCloseable {
               lastFailure);
           return true;
         });
+    i.itemStore(new LeanStore());
     i.start();
     informer = i;
   }

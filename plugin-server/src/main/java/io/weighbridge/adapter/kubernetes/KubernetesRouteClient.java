@@ -434,7 +434,7 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
       }
       String body = patchBody(current, ops);
       try {
-        GenericKubernetesResource patched = resource.patch(PATCH, body);
+        GenericKubernetesResource patched = LeanStore.lean(resource.patch(PATCH, body));
         cache.remember(patched);
         return observe(cache, patched);
       } catch (KubernetesClientException e) {
@@ -525,11 +525,12 @@ public final class KubernetesRouteClient implements RouteClient, RolloutLookup, 
     return call(
         routeRequest("get", cache, id),
         () ->
-            client
-                .genericKubernetesResources(cache.served().context())
-                .inNamespace(id.namespace())
-                .withName(id.name())
-                .get());
+            LeanStore.lean(
+                client
+                    .genericKubernetesResources(cache.served().context())
+                    .inNamespace(id.namespace())
+                    .withName(id.name())
+                    .get()));
   }
 
   private GenericKubernetesResource fetch(RouteCache cache, RouteId id) {

@@ -154,6 +154,7 @@ final class RouteInformers implements AutoCloseable {
         key.namespace().isEmpty()
             ? op.inAnyNamespace().runnableInformer(0)
             : op.inNamespace(key.namespace()).runnableInformer(0);
+    informer.itemStore(new LeanStore());
     // Before the first list succeeds, fail fast and let the caller see why; after it, keep
     // retrying (network blips, API server restarts) unless the resource is gone (CRD removed or
     // version no longer served) or objects cannot be read at all.

@@ -3,12 +3,15 @@ package io.weighbridge.adapter.kubernetes;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.http.HttpResponse;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import io.weighbridge.domain.Rollout;
 import io.weighbridge.testkit.TestNamespace;
 import io.weighbridge.testkit.WithKubeApiServer;
 import java.time.Duration;
+import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import org.junit.jupiter.api.DisplayName;
@@ -147,17 +150,31 @@ class KubernetesRolloutWatcherIT {
   }
 
   @Test
-  @DisplayName("When every Rollout is readable, then the informer reports no problem")
+  @DisplayName(
+      "When every Rollout is readable, then the informer reports no problem and hands them on"
+          + " without managedFields")
   void healthyWhenAllReadable(KubernetesClient admin, TestNamespace namespace) {
     String ns = namespace.name();
     create(admin, ns, rollout("fine", "{\"httpRoute\":\"web\"}"));
-    Set<String> seen = ConcurrentHashMap.newKeySet();
-    try (KubernetesRolloutWatcher watcher = watcher(admin, ns, seen, new SimpleMeterRegistry())) {
+    Map<String, Rollout> seen = new ConcurrentHashMap<>();
+    try (KubernetesRolloutWatcher watcher =
+        new KubernetesRolloutWatcher(
+            admin,
+            r -> {
+              if (r.namespace().equals(ns)) {
+                seen.put(r.name(), r);
+              }
+            },
+            (n, name) -> {},
+            new SimpleMeterRegistry())) {
       watcher.start();
 
-      await().atMost(Duration.ofSeconds(60)).until(() -> seen.contains("fine"));
+      await().atMost(Duration.ofSeconds(60)).until(() -> seen.containsKey("fine"));
       assertThat(watcher.health().synced()).isTrue();
       assertThat(watcher.health().lastFailure()).isNull();
+      JsonNode metadata = seen.get("fine").json().path("metadata");
+      assertThat(metadata.path("name").asText()).isEqualTo("fine");
+      assertThat(metadata.has("managedFields")).isFalse();
     }
   }
 }

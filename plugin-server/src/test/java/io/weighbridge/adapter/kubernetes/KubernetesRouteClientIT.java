@@ -156,6 +156,28 @@ class KubernetesRouteClientIT {
   }
 
   @Test
+  @DisplayName(
+      "When routes are read and written, then the engine never sees managedFields; the API server"
+          + " keeps them")
+  void managedFieldsStayOnTheServer() {
+    assertThat(stored("web").getMetadata().getManagedFields()).isNotEmpty();
+    await().until(() -> routes.select(RouteKind.HTTP, ns, Map.of()).size() == 1);
+
+    ObservedRoute cached = routes.get(web).orElseThrow();
+    ObservedRoute written = routes.patch(web, current -> setWeights(70, 30));
+    RouteId fresh = new RouteId(RouteKind.HTTP, ns, "fresh");
+    create(admin, httpRoute(V1, ns, "fresh", Map.of("app", "fresh"), false));
+    ObservedRoute fetched = routes.get(fresh).orElseThrow(); // informer or its one GET
+
+    for (ObservedRoute route : List.of(cached, written, fetched)) {
+      assertThat(route.object().path("metadata").has("managedFields")).isFalse();
+      assertThat(route.object().path("metadata").path("name").asText()).isNotEmpty();
+    }
+    assertThat(weight(written, 1)).isEqualTo(30);
+    assertThat(stored("web").getMetadata().getManagedFields()).isNotEmpty();
+  }
+
+  @Test
   @DisplayName("When another writer changes the route between plan and write, then we plan again")
   void conflictIsRetried() {
     routes.get(web);
