@@ -15,6 +15,8 @@ import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
@@ -39,8 +41,31 @@ public final class GrpcServerMetrics implements ServerInterceptor {
   /** A version label stays short and printable, whatever a caller sends. */
   private static final Pattern VERSION = Pattern.compile("[A-Za-z0-9._+-]{1,64}");
 
+  /**
+   * One method's meters, looked up once: building a meter's id (tags sorted, the registry's map
+   * read) on every call showed in the profile of the call threads.
+   */
+  private final class MethodMeters {
+    private final MethodDescriptor<?, ?> method;
+    private final Counter started;
+    private final Timer handling;
+    private final Map<Status.Code, Counter> handled = new ConcurrentHashMap<>();
+
+    MethodMeters(MethodDescriptor<?, ?> method) {
+      this.method = method;
+      this.started = started(method);
+      this.handling = handling(method);
+    }
+
+    Counter handled(Status.Code code) {
+      return handled.computeIfAbsent(code, c -> GrpcServerMetrics.this.handled(method, c));
+    }
+  }
+
   private final MeterRegistry registry;
   private final Duration[] buckets;
+  private final Map<String, MethodMeters> byMethod = new ConcurrentHashMap<>();
+  private final Map<String, Counter> byConnectorVersion = new ConcurrentHashMap<>();
 
   /**
    * Records into {@code registry}, with {@code buckets} as the histogram's upper bounds.
@@ -56,18 +81,15 @@ public final class GrpcServerMetrics implements ServerInterceptor {
   /** Registers every method's series (code OK) at zero, so rates and alerts see zeros. */
   public void preregister(ServerServiceDefinition service) {
     for (ServerMethodDefinition<?, ?> method : service.getMethods()) {
-      MethodDescriptor<?, ?> descriptor = method.getMethodDescriptor();
-      started(descriptor);
-      handled(descriptor, Status.Code.OK);
-      handling(descriptor);
+      meters(method.getMethodDescriptor()).handled(Status.Code.OK);
     }
   }
 
   @Override
   public <Q, A> ServerCall.Listener<Q> interceptCall(
       ServerCall<Q, A> call, Metadata headers, ServerCallHandler<Q, A> next) {
-    MethodDescriptor<Q, A> method = call.getMethodDescriptor();
-    started(method).increment();
+    MethodMeters method = meters(call.getMethodDescriptor());
+    method.started.increment();
     connectorCalls(headers.get(CONNECTOR_VERSION)).increment();
     long start = System.nanoTime();
     AtomicBoolean recorded = new AtomicBoolean();
@@ -89,12 +111,16 @@ public final class GrpcServerMetrics implements ServerInterceptor {
     };
   }
 
-  private void record(
-      MethodDescriptor<?, ?> method, Status.Code code, long start, AtomicBoolean recorded) {
+  private static void record(
+      MethodMeters method, Status.Code code, long start, AtomicBoolean recorded) {
     if (recorded.compareAndSet(false, true)) {
-      handled(method, code).increment();
-      handling(method).record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
+      method.handled(code).increment();
+      method.handling.record(System.nanoTime() - start, TimeUnit.NANOSECONDS);
     }
+  }
+
+  private MethodMeters meters(MethodDescriptor<?, ?> method) {
+    return byMethod.computeIfAbsent(method.getFullMethodName(), name -> new MethodMeters(method));
   }
 
   private Counter started(MethodDescriptor<?, ?> method) {
@@ -125,13 +151,16 @@ public final class GrpcServerMetrics implements ServerInterceptor {
     if (!VERSION.matcher(label).matches()) {
       label = "invalid";
     }
-    return Counter.builder("weighbridge.connector.calls")
-        .description(
-            "Calls by the connector's version (its "
-                + CONNECTOR_VERSION_HEADER
-                + " header; unknown: no header); compare with weighbridge_build_info")
-        .tag("connector_version", label)
-        .register(registry);
+    return byConnectorVersion.computeIfAbsent(
+        label,
+        l ->
+            Counter.builder("weighbridge.connector.calls")
+                .description(
+                    "Calls by the connector's version (its "
+                        + CONNECTOR_VERSION_HEADER
+                        + " header; unknown: no header); compare with weighbridge_build_info")
+                .tag("connector_version", l)
+                .register(registry));
   }
 
   private static String[] labels(MethodDescriptor<?, ?> method) {
