@@ -58,6 +58,15 @@ func tenRoutes() []string {
 	return out
 }
 
+// tenTwins are the bare client's ten routes: identical to tenRoutes, named by no Rollout.
+func tenTwins() []string {
+	var out []string
+	for _, r := range tenRoutes() {
+		out = append(out, r+"-twin")
+	}
+	return out
+}
+
 // pathBench is one run of the whole-path bench: the API server, the bare client, plugin-server's jar,
 // Argo's client and the connector.
 type pathBench struct {
@@ -147,7 +156,7 @@ func (b *pathBench) fixtures(ctx context.Context) error {
 	if err := b.namespace(ctx, benchNS); err != nil {
 		return err
 	}
-	for _, r := range append([]string{oneRoute, twinRoute}, tenRoutes()...) {
+	for _, r := range slices.Concat([]string{oneRoute, twinRoute}, tenRoutes(), tenTwins()) {
 		if err := b.route(ctx, benchNS, r); err != nil {
 			return err
 		}
@@ -218,11 +227,25 @@ func benchRollout(ns, name string, routes []string) *v1alpha1.Rollout {
 
 // barePatch sets the twin route's weights with one JSON patch: the least any client can do.
 func (b *pathBench) barePatch(ctx context.Context, canary int32) (time.Duration, error) {
+	t0 := time.Now()
+	err := b.patchWeights(ctx, twinRoute, canary)
+	return time.Since(t0), err
+}
+
+// barePatchTen sets the ten twin routes' weights, one JSON patch each, all at once: what ten changed routes
+// cost the API server on this machine, whoever sends them.
+func (b *pathBench) barePatchTen(ctx context.Context, canary int32) (time.Duration, error) {
+	twins := tenTwins()
+	t0 := time.Now()
+	err := parallel(len(twins), len(twins), func(i int) error { return b.patchWeights(ctx, twins[i], canary) })
+	return time.Since(t0), err
+}
+
+func (b *pathBench) patchWeights(ctx context.Context, route string, canary int32) error {
 	patch := fmt.Sprintf(`[{"op":"replace","path":"/spec/rules/0/backendRefs/0/weight","value":%d},`+
 		`{"op":"replace","path":"/spec/rules/0/backendRefs/1/weight","value":%d}]`, 100-canary, canary)
-	t0 := time.Now()
-	_, err := b.cl.Dynamic.Resource(cluster.HTTPRoutes).Namespace(benchNS).Patch(ctx, twinRoute, types.JSONPatchType, []byte(patch), metav1.PatchOptions{})
-	return time.Since(t0), err
+	_, err := b.cl.Dynamic.Resource(cluster.HTTPRoutes).Namespace(benchNS).Patch(ctx, route, types.JSONPatchType, []byte(patch), metav1.PatchOptions{})
+	return err
 }
 
 func setWeight(p *harness.ArgoPlugin, ro *v1alpha1.Rollout, w int32) (time.Duration, error) {
@@ -249,13 +272,16 @@ func (b *pathBench) latency(ctx context.Context, p *harness.ArgoPlugin, one, ten
 		if _, err := setWeight(p, ten, w); err != nil {
 			return err
 		}
+		if _, err := b.barePatchTen(ctx, w); err != nil {
+			return err
+		}
 	}
-	routes := append([]string{oneRoute, twinRoute}, tenRoutes()...)
+	routes := slices.Concat([]string{oneRoute, twinRoute}, tenRoutes(), tenTwins())
 	before, err := b.snapshot(ctx, routes)
 	if err != nil {
 		return err
 	}
-	var bare, lat1, lat10 []time.Duration
+	var bare, bare10, lat1, lat10 []time.Duration
 	var w int32
 	for i := range b.o.rounds {
 		w = int32(10 + i%2)
@@ -272,11 +298,16 @@ func (b *pathBench) latency(ctx context.Context, p *harness.ArgoPlugin, one, ten
 			return err
 		}
 		lat10 = append(lat10, d)
+		if d, err = b.barePatchTen(ctx, w); err != nil {
+			return err
+		}
+		bare10 = append(bare10, d)
 	}
 	n := len(routes)
 	b.check(ctx, fmt.Sprintf("latency run (%d rounds)", b.o.rounds), before, routes, w, int64(b.o.rounds),
 		apiExpect{patch: b.o.rounds * n})
 	slices.Sort(bare)
+	slices.Sort(bare10)
 	slices.Sort(lat1)
 	slices.Sort(lat10)
 	ratio := func(a, base time.Duration) float64 { return float64(a) / float64(base) }
@@ -288,6 +319,8 @@ func (b *pathBench) latency(ctx context.Context, p *harness.ArgoPlugin, one, ten
 	b.row("  ratio to bare PATCH p99", fmt.Sprintf("%.2fx", r99), "<= 2x", ptrBool(r99 <= 2))
 	b.row("SetWeight changed, 10 routes p50 / p99", ms(percentile(lat10, 50))+" / "+ms(percentile(lat10, 99)), "", nil)
 	b.row("  ratio to 1 route p50", fmt.Sprintf("%.2fx", r10), "<= 1.5x", ptrBool(r10 <= 1.5))
+	b.row("bare PATCH of 10 routes at once p50 / p99", ms(percentile(bare10, 50))+" / "+ms(percentile(bare10, 99)), "", nil)
+	b.row("  ratio to 1 bare PATCH p50 (this machine's API server)", fmt.Sprintf("%.2fx", ratio(percentile(bare10, 50), percentile(bare, 50))), "", nil)
 	return nil
 }
 
