@@ -2,7 +2,6 @@ package io.weighbridge.domain.routing;
 
 import static io.weighbridge.domain.routing.Fixtures.CALLER;
 import static io.weighbridge.domain.routing.Fixtures.CANARY;
-import static io.weighbridge.domain.routing.Fixtures.STABLE;
 import static io.weighbridge.domain.routing.Fixtures.rollout;
 import static io.weighbridge.domain.routing.Fixtures.weights;
 import static io.weighbridge.domain.routing.GatewayApiTrafficRouterTest.route;
@@ -60,13 +59,7 @@ class DriftAndConcurrencyTest {
 
       h.cluster.update(a, r -> setCanaryWeight(r, 0, 100));
 
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .untilAsserted(
-              () ->
-                  assertThat(weights(h.cluster.object(a), 0))
-                      .containsEntry(CANARY, 30)
-                      .containsEntry(STABLE, 70));
+      h.cluster.awaitWeights(a, 30, 70);
       await().until(() -> h.metrics.count("drift HTTPRoute default/a") == 1);
       assertThat(h.metrics.events).contains("written HTTPRoute default/a DRIFT_RESTORE");
     }
@@ -86,13 +79,7 @@ class DriftAndConcurrencyTest {
 
         spaced.cluster.update(a, r -> setCanaryWeight(r, 0, 100));
 
-        await()
-            .atMost(Duration.ofSeconds(10))
-            .untilAsserted(
-                () ->
-                    assertThat(weights(spaced.cluster.object(a), 0))
-                        .containsEntry(CANARY, 40)
-                        .containsEntry(STABLE, 60));
+        spaced.cluster.awaitWeights(a, 40, 60);
       }
     }
 
@@ -115,13 +102,7 @@ class DriftAndConcurrencyTest {
         assertThat(h.metrics.count("drift HTTPRoute default/a")).isZero();
 
         h.cluster.update(a, r -> setCanaryWeight(r, 0, 100));
-        await()
-            .atMost(Duration.ofSeconds(10))
-            .untilAsserted(
-                () ->
-                    assertThat(weights(h.cluster.object(a), 0))
-                        .containsEntry(CANARY, 50)
-                        .containsEntry(STABLE, 50));
+        h.cluster.awaitWeights(a, 50, 50);
         assertThat(h.metrics.count("drift HTTPRoute default/a")).isZero();
       }
     }

@@ -1,5 +1,11 @@
 package io.weighbridge.domain.routing;
 
+import static io.weighbridge.domain.routing.Fixtures.CANARY;
+import static io.weighbridge.domain.routing.Fixtures.STABLE;
+import static io.weighbridge.domain.routing.Fixtures.weights;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.fabric8.zjsonpatch.CompatibilityFlags;
@@ -9,6 +15,7 @@ import io.fabric8.zjsonpatch.Operation;
 import io.weighbridge.domain.ConflictException;
 import io.weighbridge.domain.NotFoundException;
 import io.weighbridge.domain.WeighbridgeException;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -179,6 +186,21 @@ final class FakeRouteClient implements RouteClient {
   /** A copy of the stored route. */
   synchronized ObjectNode object(RouteId id) {
     return routes.get(id).deepCopy();
+  }
+
+  /**
+   * Waits, ten seconds at most, until rule 0 of the stored route sends {@code canary} to the canary
+   * Service and {@code stable} to the stable one (a drift repair or a resumed guard writes on its
+   * own thread).
+   */
+  void awaitWeights(RouteId id, int canary, int stable) {
+    await()
+        .atMost(Duration.ofSeconds(10))
+        .untilAsserted(
+            () ->
+                assertThat(weights(object(id), 0))
+                    .containsEntry(CANARY, canary)
+                    .containsEntry(STABLE, stable));
   }
 
   /** Every write so far. */

@@ -237,13 +237,7 @@ class ParallelWritesAndResumeTest {
       assertThat(report.resumed()).containsExactly(KEY);
       assertThat(b.watchedRoutes(KEY)).containsExactly(id);
       a.cluster.update(id, x -> setCanaryWeight(x, 0, 100));
-      await()
-          .atMost(Duration.ofSeconds(10))
-          .untilAsserted(
-              () ->
-                  assertThat(weights(a.cluster.object(id), 0))
-                      .containsEntry(CANARY, 30)
-                      .containsEntry(STABLE, 70));
+      a.cluster.awaitWeights(id, 30, 70);
     }
 
     @Test
