@@ -85,14 +85,19 @@ if [[ ! -e "$rootfs/etc/debian_version" ]]; then
   mv -T "$rootfs.tmp" "$rootfs"
 fi
 
-# base NAME FROM: a working container from FROM (or scratch); prints its name.
+# The stand-in bases, one function each: a working container from scratch or from a base made before, the
+# files of this machine copied in, then committed under the image name the Dockerfile's build arguments give.
+# commit_as IMAGE CONTAINER: commits the working container as IMAGE and removes it.
+commit_as() {
+  "${B[@]}" commit --quiet "$2" "$1" >/dev/null
+  "${B[@]}" rm "$2" >/dev/null
+}
 base_debian() {
   local c
   c=$("${B[@]}" from scratch)
   "${B[@]}" copy "$c" "$rootfs/" / >/dev/null
   "${B[@]}" config --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --cmd /bin/bash "$c"
-  "${B[@]}" commit --quiet "$c" localhost/weighbridge/base-debian:bookworm >/dev/null
-  "${B[@]}" rm "$c" >/dev/null
+  commit_as localhost/weighbridge/base-debian:bookworm "$c"
 }
 base_jdk() {
   local c
@@ -105,8 +110,7 @@ base_jdk() {
     'apt-get update -qq && apt-get install -y -qq --no-install-recommends binutils >/dev/null && rm -rf /var/lib/apt/lists/*' >&2
   "${B[@]}" config --env JAVA_HOME=/opt/java/openjdk \
     --env PATH=/opt/java/openjdk/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$c"
-  "${B[@]}" commit --quiet "$c" localhost/weighbridge/base-jdk:25 >/dev/null
-  "${B[@]}" rm "$c" >/dev/null
+  commit_as localhost/weighbridge/base-jdk:25 "$c"
 }
 base_maven() {
   local c
@@ -117,8 +121,7 @@ base_maven() {
   "${B[@]}" copy "$c" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt >/dev/null
   "${B[@]}" config --env MAVEN_HOME=/usr/share/maven \
     --env PATH=/opt/java/openjdk/bin:/usr/share/maven/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin "$c"
-  "${B[@]}" commit --quiet "$c" localhost/weighbridge/base-maven:jdk25 >/dev/null
-  "${B[@]}" rm "$c" >/dev/null
+  commit_as localhost/weighbridge/base-maven:jdk25 "$c"
 }
 base_go() {
   local c
@@ -127,8 +130,7 @@ base_go() {
   "${B[@]}" copy "$c" /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt >/dev/null
   "${B[@]}" config --env PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --env GOTOOLCHAIN=local "$c"
-  "${B[@]}" commit --quiet "$c" localhost/weighbridge/base-go:local >/dev/null
-  "${B[@]}" rm "$c" >/dev/null
+  commit_as localhost/weighbridge/base-go:local "$c"
 }
 log "stand-in base images"
 have() { "${B[@]}" inspect --type image "$1" >/dev/null 2>&1; }
