@@ -128,6 +128,24 @@ type Step struct {
 	Took time.Duration
 }
 
+// startStep is one part of a startup (the local control plane's or the real node's), to be timed.
+type startStep struct {
+	what string
+	f    func() error
+}
+
+// run runs the step; when it succeeds, its time is added to record and logged as "<who>: <what> in <time>".
+func (s startStep) run(who string, logf func(string, ...any), record *[]Step) error {
+	began := time.Now()
+	if err := s.f(); err != nil {
+		return err
+	}
+	took := time.Since(began)
+	*record = append(*record, Step{s.what, took})
+	logf("%s: %s in %v", who, s.what, took.Round(time.Millisecond))
+	return nil
+}
+
 // Start builds what is missing and starts everything; on error, what was started is stopped again.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if opts.Logf == nil {
@@ -140,19 +158,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			c = nil
 		}
 	}()
-	timed := func(what string, f func() error) error {
-		began := time.Now()
-		if err := f(); err != nil {
-			return err
-		}
-		c.Startup = append(c.Startup, Step{what, time.Since(began)})
-		opts.Logf("cluster: %s in %v", what, time.Since(began).Round(time.Millisecond))
-		return nil
-	}
-	steps := []struct {
-		what string
-		f    func() error
-	}{
+	steps := []startStep{
 		{"in the network namespace; control-plane and Traefik binaries found or built", c.binaries},
 		{"etcd + kube-apiserver with CRDs ready", c.startAPIServer},
 		{"kube-controller-manager started", c.startControllerManager},
@@ -167,7 +173,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		if err := ctx.Err(); err != nil { // interrupted (Ctrl-C of the demo): stop between steps
 			return c, fmt.Errorf("start interrupted before %q: %w", s.what, err)
 		}
-		if err := timed(s.what, s.f); err != nil {
+		if err := s.run("cluster", opts.Logf, &c.Startup); err != nil {
 			return c, err
 		}
 	}

@@ -75,10 +75,7 @@ func StartNode(ctx context.Context, opts NodeOptions) (n *Node, err error) {
 			n = nil
 		}
 	}()
-	steps := []struct {
-		what string
-		f    func() error
-	}{
+	steps := []startStep{
 		{"binaries found or built (build.sh e2e, node, kubectl, helm)", n.binaries},
 		{"etcd + kube-apiserver ready", n.startAPIServer},
 		{"kube-controller-manager + kube-scheduler started", n.startControllers},
@@ -87,12 +84,9 @@ func StartNode(ctx context.Context, opts NodeOptions) (n *Node, err error) {
 		{"kube-proxy synced, cluster DNS stand-in serving", func() error { return n.startProxyAndDNS(ctx) }},
 	}
 	for _, s := range steps {
-		began := time.Now()
-		if err := s.f(); err != nil {
+		if err := s.run("node", opts.Logf, &n.Startup); err != nil {
 			return n, fmt.Errorf("%s: %w", s.what, err)
 		}
-		n.Startup = append(n.Startup, Step{s.what, time.Since(began)})
-		opts.Logf("node: %s in %v", s.what, time.Since(began).Round(time.Millisecond))
 	}
 	return n, nil
 }
