@@ -32,7 +32,7 @@ func main() {
 	}
 }
 
-func run() error {
+func run() (err error) {
 	n := flag.Int("n", 20000, "measured SetWeight calls in the concurrent run (split among the callers)")
 	callers := flag.Int("callers", 10, "concurrent callers, like Argo's rollout workers")
 	warmup := flag.Int("warmup", 5000, "SetWeight calls before measuring (JIT warm-up)")
@@ -58,7 +58,15 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	// A failed run keeps its directory: the servers' logs, the AOT cache and any JVM crash report
+	// (hs_err_pid*.log) are what tells why.
+	defer func() {
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "bench: kept %s (logs, AOT cache, JVM crash reports) for a look\n", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
 	if *path {
 		return runPath(env, dir, pathOptions{rounds: *rounds, cpuCalls: *cpuCalls, memCalls: *memCalls,
 			memRollouts: *memRollouts, memRoutes: *memRoutes, starts: *pathStarts,
