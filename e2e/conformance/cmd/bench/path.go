@@ -67,6 +67,11 @@ func tenTwins() []string {
 	return out
 }
 
+// benchRoutes are every route in namespace bench: made by fixtures, checked after the latency run.
+func benchRoutes() []string {
+	return slices.Concat([]string{oneRoute, twinRoute}, tenRoutes(), tenTwins())
+}
+
 // pathBench is one run of the whole-path bench: the API server, the bare client, plugin-server's jar,
 // Argo's client and the connector.
 type pathBench struct {
@@ -156,7 +161,7 @@ func (b *pathBench) fixtures(ctx context.Context) error {
 	if err := b.namespace(ctx, benchNS); err != nil {
 		return err
 	}
-	for _, r := range slices.Concat([]string{oneRoute, twinRoute}, tenRoutes(), tenTwins()) {
+	for _, r := range benchRoutes() {
 		if err := b.route(ctx, benchNS, r); err != nil {
 			return err
 		}
@@ -276,7 +281,7 @@ func (b *pathBench) latency(ctx context.Context, p *harness.ArgoPlugin, one, ten
 			return err
 		}
 	}
-	routes := slices.Concat([]string{oneRoute, twinRoute}, tenRoutes(), tenTwins())
+	routes := benchRoutes()
 	before, err := b.snapshot(ctx, routes)
 	if err != nil {
 		return err
