@@ -174,8 +174,11 @@ CDS_JVM_ARGS = -XX:+AutoCreateSharedArchive -Xlog:cds=off -XX:SharedArchiveFile=
 # chart); with a JDK 25 it trains and uses the AOT cache the image builds (-aot), on an older JDK it runs without.
 # The JDK is asked whether it knows -XX:AOTCacheOutput by listing its flags: a trial run with an output path would
 # write a cache there (as root, -XX:AOTCacheOutput=/dev/null replaces the machine's /dev/null with a regular file).
+# The image's 8-byte object headers (-XX:+UseCompactObjectHeaders) are a product flag from JDK 25 on; an older JDK
+# would refuse to start with it, so it is added only when the JDK lists it as a product flag.
 IMAGE_JVM_ARGS = -XX:MaxRAM=512m -XX:MaxRAMPercentage=75 -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:MinHeapFreeRatio=10 -XX:MaxHeapFreeRatio=30 \
-  -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError
+  -XX:ReservedCodeCacheSize=48m -Xss512k -XX:+ExitOnOutOfMemoryError \
+  $$($(JAVA_HOME)/bin/java -XX:+PrintFlagsFinal -version 2>/dev/null | grep -q 'UseCompactObjectHeaders .*{product' && echo -XX:+UseCompactObjectHeaders)
 PATH_BENCH_ARGS ?= -mem-calls 3000
 bench: build controlplane
 	cd e2e/conformance && WEIGHBRIDGE_CONNECTOR=$(CONNECTOR) WEIGHBRIDGE_JAVA=$(JAVA_HOME)/bin/java \
